@@ -1,0 +1,1 @@
+"""Benchmarks: figures over real servers, each beside a raw baseline run in the same process."""

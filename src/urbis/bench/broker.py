@@ -1,0 +1,276 @@
+"""``urbis bench broker``: the NGSI-LD broker over HTTP on loopback, on SQLite and PostgreSQL.
+
+Measures batch upsert throughput (1,000 entities a batch) beside the rate of
+inserting the same rows with raw SQL (executemany), GET of one entity, and a
+type + q + georel=near query, and prints a table.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import insert
+from sqlalchemy.engine import make_url
+
+from urbis.context.jsonld import URBIS_CONTEXT_URL, ContextResolver
+from urbis.context.model import build_entity, stamp_new_entity, utc_now_iso
+from urbis.context.store import entities, entity_geo, entity_types, table_rows
+from urbis.core.db import Database, create_throwaway_engine, migrate
+from urbis.sim.city import CENTRE_LAT, CENTRE_LON, CityGenerator
+
+BATCH = 1000
+LINK = f'<{URBIS_CONTEXT_URL}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+
+
+@dataclass
+class BackendFigures:
+    """What one backend measured."""
+
+    backend: str
+    entities: int
+    upsert_per_s: float
+    raw_per_s: float
+    get_p50_ms: float
+    get_p95_ms: float
+    query_p50_ms: float
+    query_p95_ms: float
+    query_mean_results: float
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _postgres_database(admin_url: str) -> Iterator[str]:
+    name = f"urbis_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_throwaway_engine(admin_url)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@contextmanager
+def _server(database_url: str, workers: int) -> Iterator[str]:
+    """An ``urbis serve`` subprocess on a free loopback port."""
+    port = _free_port()
+    env = dict(os.environ, URBIS_DATABASE_URL=database_url, URBIS_NGSILD_OPEN="1", URBIS_LOG_LEVEL="warning")
+    env["URBIS_PAGE_MAX"] = "1000"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from urbis.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--skip-migrate",
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the server did not start: {process.stderr.read().decode() if process.stderr else ''}"
+                )
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return p50 * 1000, p95 * 1000
+
+
+def _timed(requests: int, send: Callable[[int], int]) -> tuple[list[float], list[int]]:
+    durations: list[float] = []
+    sizes: list[int] = []
+    for i in range(requests):
+        start = time.perf_counter()
+        sizes.append(send(i))
+        durations.append(time.perf_counter() - start)
+    return durations, sizes
+
+
+def raw_insert_rate(database_url: str, payloads: list[dict[str, Any]]) -> float:
+    """Entities/s for inserting the same rows with plain executemany into a scratch tenant."""
+    resolver = ContextResolver(base_url="http://127.0.0.1")
+    ctx = resolver.resolve(URBIS_CONTEXT_URL)
+    now = utc_now_iso()
+    built = [stamp_new_entity(build_entity(p, ctx.expand, now), now) for p in payloads]
+    batches = [table_rows("rawbaseline", built[i : i + BATCH]) for i in range(0, len(built), BATCH)]
+    db = Database(database_url)
+    try:
+        start = time.perf_counter()
+        for rows in batches:
+            with db.write() as conn:
+                conn.execute(insert(entities), rows.entities)
+                conn.execute(insert(entity_types), rows.types)
+                conn.execute(insert(entity_geo), rows.geo)
+        elapsed = time.perf_counter() - start
+    finally:
+        db.dispose()
+    return len(built) / elapsed
+
+
+def _upsert_all(
+    base: str, bodies: list[bytes], headers: dict[str, str], clients: int, advance: Callable[[], None]
+) -> None:
+    """Send every batch, ``clients`` connections at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(share: list[bytes]) -> None:
+        with httpx.Client(base_url=base, timeout=120) as client:
+            for body in share:
+                response = client.post("/ngsi-ld/v1/entityOperations/upsert", content=body, headers=headers)
+                if response.status_code not in (201, 204):
+                    raise RuntimeError(f"upsert failed: {response.status_code} {response.text[:300]}")
+                advance()
+
+    with ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(send, bodies[i::clients]) for i in range(clients)]:
+            future.result()
+
+
+def bench_backend(
+    backend: str, database_url: str, count: int, queries: int, console: Console, workers: int = 2
+) -> BackendFigures:
+    """Load ``count`` entities into a fresh database through HTTP and measure."""
+    migrate(database_url)
+    payloads = list(CityGenerator().mixed(count))
+    headers = {"Content-Type": "application/json", "Link": LINK}
+    rng = random.Random(1)
+    with _server(database_url, workers) as base, httpx.Client(base_url=base, timeout=120) as client:
+        bodies = [orjson.dumps(payloads[i : i + BATCH]) for i in range(0, count, BATCH)]
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"{backend}: upserting {count:,} entities", total=len(bodies))
+            start = time.perf_counter()
+            _upsert_all(base, bodies, headers, workers, lambda: progress.advance(task))
+            upsert_rate = count / (time.perf_counter() - start)
+        ids = [p["id"] for p in payloads]
+        get_headers = {"Link": LINK}
+        client.get(f"/ngsi-ld/v1/entities/{ids[0]}", headers=get_headers)  # warm the context cache
+        get_times, _ = _timed(
+            queries, lambda i: len(client.get(f"/ngsi-ld/v1/entities/{rng.choice(ids)}", headers=get_headers).content)
+        )
+
+        def query(_: int) -> int:
+            lon = CENTRE_LON + rng.uniform(-0.04, 0.04)
+            lat = CENTRE_LAT + rng.uniform(-0.02, 0.02)
+            response = client.get(
+                "/ngsi-ld/v1/entities",
+                params={
+                    "type": "Streetlight",
+                    "q": 'powerState=="on";illuminanceLevel>=0.2',
+                    "georel": "near;maxDistance==400",
+                    "geometry": "Point",
+                    "coordinates": f"[{lon:.6f},{lat:.6f}]",
+                    "limit": "100",
+                },
+                headers=get_headers,
+            )
+            if response.status_code != 200:
+                raise RuntimeError(f"query failed: {response.status_code} {response.text[:300]}")
+            return len(response.json())
+
+        query_times, sizes = _timed(queries, query)
+    raw_rate = raw_insert_rate(database_url, payloads)
+    get50, get95 = _percentiles(get_times)
+    q50, q95 = _percentiles(query_times)
+    return BackendFigures(backend, count, upsert_rate, raw_rate, get50, get95, q50, q95, statistics.mean(sizes))
+
+
+def run_broker_bench(
+    *,
+    entities: int,
+    backends: list[str],
+    postgres_admin_url: str,
+    queries: int,
+    console: Console,
+    workers: int = 2,
+) -> list[BackendFigures]:
+    """Run the broker benchmark on each backend and print one table."""
+    figures: list[BackendFigures] = []
+    for backend in backends:
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                url = f"sqlite:///{Path(folder) / 'bench.db'}"
+                figures.append(bench_backend(backend, url, entities, queries, console, workers))
+        elif backend == "postgresql":
+            with _postgres_database(postgres_admin_url) as url:
+                figures.append(bench_backend(backend, url, entities, queries, console, workers))
+        else:
+            raise ValueError(f"unknown backend {backend!r}; use sqlite, postgresql or both")
+    table = Table(
+        title=f"urbis bench broker: {entities:,} entities (Streetlight, AirQualityObserved, ParkingSpot), "
+        f"{workers} server process(es), batches of {BATCH:,}"
+    )
+    for column in (
+        "backend",
+        "upsert entities/s",
+        "raw SQL rows/s",
+        "ratio",
+        "GET p50 ms",
+        "GET p95 ms",
+        "query p50 ms",
+        "query p95 ms",
+        "results/query",
+    ):
+        table.add_column(column, justify="right")
+    for f in figures:
+        table.add_row(
+            f.backend,
+            f"{f.upsert_per_s:,.0f}",
+            f"{f.raw_per_s:,.0f}",
+            f"{f.upsert_per_s / f.raw_per_s:.2f}",
+            f"{f.get_p50_ms:.2f}",
+            f"{f.get_p95_ms:.2f}",
+            f"{f.query_p50_ms:.2f}",
+            f"{f.query_p95_ms:.2f}",
+            f"{f.query_mean_results:.1f}",
+        )
+    console.print(table)
+    return figures

@@ -1,0 +1,170 @@
+"""The ``urbis`` command: serve, demo, migrate, user, token, bench."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from urbis.cli.users import token_app, user_app
+from urbis.core.settings import Settings
+
+app = typer.Typer(help="Urbis: an open-source smart-city platform.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+bench_app = typer.Typer(
+    help="Benchmarks: print a table of figures and the ratio to a raw baseline.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+HostOption = Annotated[str | None, typer.Option(help="Address to bind (default from settings: 127.0.0.1).")]
+PortOption = Annotated[int | None, typer.Option(help="TCP port (default from settings: 8000).")]
+DataDirOption = Annotated[Path | None, typer.Option(help="Folder for the SQLite database and local state.")]
+
+
+def load_settings(host: str | None = None, port: int | None = None, data_dir: Path | None = None) -> Settings:
+    """Settings from the environment and ``urbis.toml``, with command-line values on top."""
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return Settings(**overrides)
+
+
+def print_settings_help() -> None:
+    """Every setting with its environment variable, default and description."""
+    table = Table(title="Urbis settings (environment variable or urbis.toml key)")
+    table.add_column("variable")
+    table.add_column("default")
+    table.add_column("description")
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        table.add_row(f"URBIS_{name.upper()}", repr(default), field.description or "")
+    console.print(table)
+
+
+def run_server(settings: Settings) -> None:
+    """Serve the app with uvicorn, in ``settings.workers`` processes."""
+    import os
+
+    import uvicorn
+
+    from urbis.app import create_app
+
+    if settings.workers == 1:
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False
+        )
+        return
+    # Worker processes build their own app from the environment: hand them these settings.
+    for name, value in settings.model_dump(mode="json", exclude_unset=False).items():
+        if value is not None:
+            os.environ[f"URBIS_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    uvicorn.run(
+        "urbis.app:create_app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@app.command()
+def migrate(data_dir: DataDirOption = None) -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    from urbis.core.db import migrate as run_migrations
+
+    settings = load_settings(data_dir=data_dir)
+    run_migrations(settings.effective_database_url)
+    console.print("[green]database is up to date[/green]")
+
+
+@app.command()
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    data_dir: DataDirOption = None,
+    help_settings: Annotated[bool, typer.Option("--help-settings", help="List every setting and exit.")] = False,
+    skip_migrate: Annotated[bool, typer.Option(help="Do not apply pending migrations at start-up.")] = False,
+    workers: Annotated[int | None, typer.Option(help="Server processes sharing the port.")] = None,
+) -> None:
+    """Run the Urbis server."""
+    if help_settings:
+        print_settings_help()
+        return
+    settings = load_settings(host, port, data_dir)
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
+    if not skip_migrate:
+        from urbis.core.db import migrate as run_migrations
+
+        run_migrations(settings.effective_database_url)
+    run_server(settings)
+
+
+@app.command()
+def demo(host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None) -> None:
+    """Run Urbis with the demo city in the default tenant (SQLite under ./var by default)."""
+    from urbis.cli.demo import seed_demo
+    from urbis.core.db import migrate as run_migrations
+
+    settings = load_settings(host, port, data_dir)
+    run_migrations(settings.effective_database_url)
+    passwords = seed_demo(settings)
+    base = settings.effective_base_url
+    console.rule(f"[bold]Urbis demo: {base}")
+    console.print(f"NGSI-LD API  {base}/ngsi-ld/v1/entities?type=Streetlight&limit=5")
+    console.print(f"API docs     {base}/docs")
+    console.print("Entities use the Smart Data Models terms: send the header")
+    console.print(
+        '  Link: <https://urbis.city/contexts/urbis-context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"'
+    )
+    table = Table(title=f"Demo accounts (tenant '{settings.default_tenant}'); token: POST {base}/auth/token")
+    table.add_column("username")
+    table.add_column("password")
+    table.add_column("role")
+    from urbis.cli.demo import DEMO_ACCOUNTS
+
+    for username, roles in DEMO_ACCOUNTS.items():
+        table.add_row(username, passwords[username], ", ".join(roles))
+    console.print(table)
+    run_server(settings)
+
+
+@bench_app.command("broker")
+def bench_broker(
+    entities: Annotated[int, typer.Option(help="How many entities to load.")] = 100_000,
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql or both.")] = "both",
+    postgres_url: Annotated[
+        str, typer.Option(help="Admin URL of a PostgreSQL server; a throw-away database is made on it.")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    queries: Annotated[int, typer.Option(help="Requests per latency measurement.")] = 300,
+    workers: Annotated[int, typer.Option(help="Server processes (and concurrent upload clients).")] = 2,
+) -> None:
+    """Batch upsert, GET and geo-query figures of the NGSI-LD broker over HTTP."""
+    from urbis.bench.broker import run_broker_bench
+
+    backends = ["sqlite", "postgresql"] if backend == "both" else [backend]
+    run_broker_bench(
+        entities=entities,
+        backends=backends,
+        postgres_admin_url=postgres_url,
+        queries=queries,
+        console=console,
+        workers=workers,
+    )
+
+
+def main() -> None:
+    """Entry point of the ``urbis`` command."""
+    app()

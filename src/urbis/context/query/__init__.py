@@ -1,0 +1,1 @@
+"""Pure query logic: the NGSI-LD query language, type selection and geo-queries."""

@@ -1,0 +1,1 @@
+"""Cross-cutting foundations: settings, storage engine, events, errors, accounts."""

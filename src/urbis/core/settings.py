@@ -1,0 +1,99 @@
+"""Typed settings, read from ``URBIS_*`` environment variables and ``urbis.toml``.
+
+One class holds every knob, each with a description; ``urbis serve
+--help-settings`` prints them.  Safe local defaults: SQLite under ``./var`` and
+a bind to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEV_SECRET = "dev-insecure-secret-change-me-before-production"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="URBIS_",
+        toml_file="urbis.toml",
+        extra="forbid",
+    )
+
+    environment: Literal["development", "production", "test"] = Field(
+        "development",
+        description="Deployment kind; outside 'development' and 'test' placeholder secrets are refused.",
+    )
+    data_dir: Path = Field(Path("var"), description="Folder for the embedded SQLite database and other local state.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database, e.g. postgresql+psycopg://user@host/db. Default: SQLite file in data_dir.",
+    )
+    secret_key: str = Field(
+        DEV_SECRET, description="Key that signs access tokens (HS256). Set a long random value in production."
+    )
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port the HTTP server listens on.")
+    base_url: str | None = Field(
+        None, description="Public base URL (for links in responses); default http://host:port."
+    )
+    default_tenant: str = Field(
+        "urbis", description="Tenant used when a request names none (the NGSILD-Tenant header is absent)."
+    )
+    ngsild_open: bool = Field(
+        False,
+        description="Open the NGSI-LD API to anyone without a token (closed networks, conformance suites). Off by default.",
+    )
+    public_read_tenants: list[str] = Field(
+        default_factory=list,
+        description="Tenants whose NGSI-LD entities anyone may read without a token.",
+    )
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes.")
+    page_default: int = Field(20, ge=1, description="Default page size of NGSI-LD queries when 'limit' is not given.")
+    page_max: int = Field(1000, ge=1, description="Largest page size a query may ask for; above it TooManyResults.")
+    batch_max: int = Field(5000, ge=1, description="Largest number of entities in one batch operation.")
+    context_fetch_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a remote JSON-LD @context.")
+    context_cache_size: int = Field(256, ge=1, description="How many compiled JSON-LD contexts are kept in memory.")
+    token_ttl_seconds: int = Field(3600, ge=60, description="Lifetime of issued access tokens, in seconds.")
+    workers: int = Field(1, ge=1, le=64, description="Server processes sharing the port (uvicorn workers).")
+    log_level: str = Field("info", description="Log level of the server (debug, info, warning, error).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment beats ``urbis.toml``; explicit arguments beat both."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.environment == "production" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
+            raise ValueError("URBIS_SECRET_KEY must be set to a random value of at least 32 characters in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'urbis.db').as_posix()}"
+
+    @property
+    def effective_base_url(self) -> str:
+        """The public base URL used in links."""
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -1,0 +1,1 @@
+"""The simulated city: generated entities for the demo and the benchmarks."""

@@ -1,0 +1,1 @@
+"""The HTTP face of Urbis: protocol bindings and pages, no business logic."""

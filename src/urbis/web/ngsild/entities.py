@@ -1,0 +1,343 @@
+"""Entities and their attributes: ``/entities`` and ``/entities/{id}/attrs``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from urbis.context.jsonld import LdContext
+from urbis.context.model import InstanceBuilder, build_entity, check_entity_id, utc_now_iso
+from urbis.context.representation import Renderer
+from urbis.context.service import ContextService, QueryParams, UpdateResult, parse_ids
+from urbis.core.errors import BadRequestData, NotFound
+from urbis.web.deps import require_read, require_write
+from urbis.web.ngsild.common import (
+    GEO_JSON,
+    JSON,
+    PREFIX,
+    body_context,
+    both_slashes,
+    call,
+    check_params,
+    content_type,
+    negotiate,
+    ngsild_response,
+    no_content,
+    page_links,
+    paging,
+    parse_options,
+    read_json,
+    render_options,
+    resolver_of,
+    strip_context,
+    tenant_of,
+)
+
+router = APIRouter(prefix=PREFIX, tags=["NGSI-LD entities"])
+
+QUERY_PARAMS = {
+    "id",
+    "idPattern",
+    "type",
+    "attrs",
+    "q",
+    "scopeQ",
+    "csf",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "limit",
+    "offset",
+    "count",
+    "options",
+    "format",
+    "lang",
+    "pick",
+    "omit",
+    "datasetId",
+    "local",
+    "geometryProperty",
+    "join",
+    "joinLevel",
+    "via",
+}
+RETRIEVE_PARAMS = {"attrs", "options", "format", "lang", "pick", "omit", "datasetId", "geometryProperty", "type", "local", "join", "joinLevel", "via"}
+REPRESENTATION_OPTIONS = {"keyValues", "simplified", "concise", "normalized", "sysAttrs"}
+
+
+def service_of(request: Request) -> ContextService:
+    """The app's context service."""
+    service: ContextService = request.app.state.context
+    return service
+
+
+async def read_entity_body(request: Request, *, merge_patch: bool = False) -> tuple[Any, LdContext]:
+    """The JSON body and its resolved @context, after the media type and no-mix checks."""
+    media = content_type(request, merge_patch=merge_patch)
+    body = await read_json(request)
+    ctx = await call(resolver_of(request).resolve, body_context(request, media, body))
+    return body, ctx
+
+
+def get_context(request: Request) -> LdContext:
+    """The @context of a GET or DELETE (Link header only)."""
+    from urbis.web.ngsild.common import link_context_url
+
+    return resolver_of(request).resolve(link_context_url(request))
+
+
+def update_result_response(result: UpdateResult, ctx: LdContext) -> Response:
+    """204 when everything was updated, 207 with an UpdateResult otherwise."""
+    if not result.not_updated:
+        return no_content()
+    body = {
+        "updated": [ctx.compact(name) for name in result.updated],
+        "notUpdated": [{"attributeName": ctx.compact(name), "reason": reason} for name, reason in result.not_updated],
+    }
+    return Response(content=orjson.dumps(body), status_code=207, media_type=JSON)
+
+
+def geometry_property(request: Request, ctx: LdContext) -> str:
+    """The GeoProperty used as the geometry of GeoJSON output."""
+    return ctx.expand(request.query_params.get("geometryProperty") or "location")
+
+
+@both_slashes(router, "/entities", ["POST"], status_code=201, summary="Create an entity")
+async def create_entity(request: Request) -> Response:
+    """Create an entity (clause 6.4.3.1): 201 with Location, empty body."""
+    check_params(request, ())
+    tenant = tenant_of(request)
+    await require_write(request, tenant)
+    body, ctx = await read_entity_body(request)
+    entity = build_entity(strip_context(body), ctx.expand, utc_now_iso())
+    await call(service_of(request).create_entity, tenant, entity)
+    return Response(status_code=201, headers={"Location": f"{PREFIX}/entities/{entity['id']}"})
+
+
+@both_slashes(router, "/entities", ["GET"], summary="Query entities")
+async def query_entities(request: Request) -> Response:
+    """Query entities (clause 6.4.3.2)."""
+    check_params(request, QUERY_PARAMS)
+    tenant = tenant_of(request)
+    await require_read(request, tenant)
+    media = negotiate(request, geo=True)
+    ctx = await call(get_context, request)
+    params = request.query_params
+    limit, offset, count = paging(request)
+    query = QueryParams(
+        ids=parse_ids(params.get("id")),
+        id_pattern=params.get("idPattern"),
+        type=params.get("type"),
+        attrs=tuple(a for a in params["attrs"].split(",") if a) if params.get("attrs") else None,
+        q=params.get("q"),
+        scope_q=params.get("scopeQ"),
+        georel=params.get("georel"),
+        geometry=params.get("geometry"),
+        coordinates=params.get("coordinates"),
+        geoproperty=params.get("geoproperty"),
+        limit=limit,
+        offset=offset,
+        count=count,
+    )
+    options = parse_options(request, REPRESENTATION_OPTIONS)
+    renderer = Renderer(ctx.compact, render_options(request, ctx, options))
+    found, total = await call(
+        service_of(request).query, tenant, query, ctx.expand, allow_unfiltered=params.get("local") == "true"
+    )
+    headers: dict[str, str] = {}
+    if total is not None:
+        headers["NGSILD-Results-Count"] = str(total)
+    links = page_links(request, limit, offset, len(found), total)
+    if links:
+        headers["Link"] = links
+    data: Any
+    if media == GEO_JSON:
+        data = renderer.geojson_collection(found, geometry_property(request, ctx))
+    else:
+        data = [renderer.entity(entity) for entity in found]
+    return ngsild_response(data, ctx, media, headers=headers)
+
+
+@both_slashes(router, "/entities", ["DELETE"], summary="Purge entities")
+async def purge_entities(request: Request) -> Response:
+    """Delete every entity matching a query, or some of their attributes (``keep``/``drop``)."""
+    check_params(request, {"type", "id", "idPattern", "q", "scopeQ", "keep", "drop", "georel", "geometry", "coordinates", "geoproperty"})
+    tenant = tenant_of(request)
+    await require_write(request, tenant)
+    params = request.query_params
+    if not any(name in params for name in ("type", "id", "idPattern", "q", "scopeQ", "georel")):
+        raise BadRequestData("purging needs at least one of type, id, idPattern, q, scopeQ or a geo-query")
+    ctx = await call(get_context, request)
+    query = QueryParams(
+        ids=parse_ids(params.get("id")),
+        id_pattern=params.get("idPattern"),
+        type=params.get("type"),
+        q=params.get("q"),
+        scope_q=params.get("scopeQ"),
+        georel=params.get("georel"),
+        geometry=params.get("geometry"),
+        coordinates=params.get("coordinates"),
+        geoproperty=params.get("geoproperty"),
+    )
+    keep = tuple(params["keep"].split(",")) if "keep" in params else None
+    drop = tuple(params["drop"].split(",")) if "drop" in params else None
+    await call(service_of(request).purge, tenant, query, ctx.expand, keep=keep, drop=drop)
+    return no_content()
+
+
+@both_slashes(router, "/entities/{entity_id}", ["GET"], summary="Retrieve an entity")
+async def retrieve_entity(request: Request, entity_id: str) -> Response:
+    """Retrieve one entity (clause 6.5.3.1)."""
+    check_params(request, RETRIEVE_PARAMS)
+    tenant = tenant_of(request)
+    await require_read(request, tenant)
+    media = negotiate(request, geo=True)
+    check_entity_id(entity_id)
+    ctx = await call(get_context, request)
+    options = parse_options(request, REPRESENTATION_OPTIONS)
+    renderer = Renderer(ctx.compact, render_options(request, ctx, options))
+    entity = await call(service_of(request).get_entity, tenant, entity_id)
+    wanted_type = request.query_params.get("type")
+    if wanted_type is not None and ctx.expand(wanted_type) not in entity["type"]:
+        raise NotFound(f"entity {entity_id} is not of type {wanted_type}")
+    if media == GEO_JSON:
+        return ngsild_response(renderer.geojson_feature(entity, geometry_property(request, ctx)), ctx, media)
+    return ngsild_response(renderer.entity(entity), ctx, media)
+
+
+@both_slashes(router, "/entities/{entity_id}", ["DELETE"], summary="Delete an entity")
+async def delete_entity(request: Request, entity_id: str) -> Response:
+    """Delete one entity (clause 6.5.3.2)."""
+    check_params(request, {"type", "local", "via"})
+    tenant = tenant_of(request)
+    await require_write(request, tenant)
+    await call(service_of(request).delete_entity, tenant, entity_id)
+    return no_content()
+
+
+@both_slashes(router, "/entities/{entity_id}", ["PUT"], summary="Replace an entity")
+async def replace_entity(request: Request, entity_id: str) -> Response:
+    """Replace an entity, keeping its creation time (clause 6.5.3.3)."""
+    check_params(request, {"type", "local"})
+    tenant = tenant_of(request)
+    await require_write(request, tenant)
+    check_entity_id(entity_id)
+    body, ctx = await read_entity_body(request)
+    entity = build_entity(strip_context(body), ctx.expand, utc_now_iso(), entity_id=entity_id)
+    await call(service_of(request).replace_entity, tenant, entity_id, entity)
+    return no_content()
+
+
+@both_slashes(router, "/entities/{entity_id}", ["PATCH"], summary="Merge an entity")
+async def merge_entity(request: Request, entity_id: str) -> Response:
+    """Merge a fragment into an entity (clause 6.5.3.4); NGSI-LD Null deletes."""
+    check_params(request, {"options", "format", "type", "local", "observedAt", "lang"})
+    parse_options(request, {"noOverwrite", "keyValues", "concise", "normalized", "simplified"})
+    tenant = tenant_of(request)
+    await require_write(request, tenant)
+    check_entity_id(entity_id)
+    body, ctx = await read_entity_body(request, merge_patch=True)
+    fragment = build_entity(
+        strip_context(body), ctx.expand, utc_now_iso(), entity_id=entity_id, require_type=False, allow_null=True
+    )
+    await call(service_of(request).merge_entity, tenant, entity_id, fragment)
+    return no_content()
+
+
+@both_slashes(router, "/entities/{entity_id}/attrs", ["POST"], summary="Append attributes")
+async def append_attributes(request: Request, entity_id: str) -> Response:
+    """Append attributes (clause 6.6.3.1); ``options=noOverwrite`` keeps existing ones."""
+    check_params(request, {"options", "type", "local"})
+    options = parse_options(request, {"noOverwrite"})
+    tenant = tenant_of(request)
+    await require_write(request, tenant)
+    check_entity_id(entity_id)
+    body, ctx = await read_entity_body(request)
+    fragment = build_entity(strip_context(body), ctx.expand, utc_now_iso(), entity_id=entity_id, require_type=False)
+    result = await call(
+        service_of(request).append_attributes, tenant, entity_id, fragment, no_overwrite="noOverwrite" in options
+    )
+    return update_result_response(result, ctx)
+
+
+@both_slashes(router, "/entities/{entity_id}/attrs", ["PATCH"], summary="Update attributes")
+async def update_attributes(request: Request, entity_id: str) -> Response:
+    """Update existing attributes (clause 6.6.3.2); missing ones are reported (207)."""
+    check_params(request, {"type", "local"})
+    tenant = tenant_of(request)
+    await require_write(request, tenant)
+    check_entity_id(entity_id)
+    body, ctx = await read_entity_body(request)
+    fragment = build_entity(
+        strip_context(body), ctx.expand, utc_now_iso(), entity_id=entity_id, require_type=False, allow_null=True
+    )
+    result = await call(service_of(request).update_attributes, tenant, entity_id, fragment)
+    return update_result_response(result, ctx)
+
+
+def _attribute_body(body: Any) -> Any:
+    if not isinstance(body, dict):
+        raise BadRequestData("an attribute must be a JSON object")
+    return strip_context(body)
+
+
+@both_slashes(router, "/entities/{entity_id}/attrs/{attr_id}", ["PATCH"], summary="Partial attribute update")
+async def partial_attribute_update(request: Request, entity_id: str, attr_id: str) -> Response:
+    """Update members of one attribute (clause 6.7.3.1)."""
+    check_params(request, {"type", "local", "datasetId"})
+    tenant = tenant_of(request)
+    await require_write(request, tenant)
+    check_entity_id(entity_id)
+    body, ctx = await read_entity_body(request)
+    patch_body = _attribute_body(body)
+    builder = InstanceBuilder(ctx.expand, utc_now_iso(), allow_null=True, partial=True)
+    patch = builder.instance(attr_id, patch_body)
+    if patch_body.get("type") is None:
+        patch.pop("type", None)
+    dataset_id = patch.pop("datasetId", None) or request.query_params.get("datasetId")
+    await call(
+        service_of(request).partial_update_attribute, tenant, entity_id, ctx.expand(attr_id), patch, dataset_id=dataset_id
+    )
+    return no_content()
+
+
+@both_slashes(router, "/entities/{entity_id}/attrs/{attr_id}", ["PUT"], summary="Replace an attribute")
+async def replace_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
+    """Replace one attribute instance (clause 6.7.3.3)."""
+    check_params(request, {"type", "local"})
+    tenant = tenant_of(request)
+    await require_write(request, tenant)
+    check_entity_id(entity_id)
+    body, ctx = await read_entity_body(request)
+    instance = InstanceBuilder(ctx.expand, utc_now_iso()).instance(attr_id, _attribute_body(body))
+    await call(service_of(request).replace_attribute, tenant, entity_id, ctx.expand(attr_id), instance)
+    return no_content()
+
+
+@both_slashes(router, "/entities/{entity_id}/attrs/{attr_id}", ["DELETE"], summary="Delete an attribute")
+async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
+    """Delete an attribute, one instance (``datasetId``) or all instances (``deleteAll``)."""
+    check_params(request, {"datasetId", "deleteAll", "type", "local"})
+    tenant = tenant_of(request)
+    await require_write(request, tenant)
+    check_entity_id(entity_id)
+    ctx = await call(get_context, request)
+    delete_all_raw = request.query_params.get("deleteAll", "false")
+    if delete_all_raw not in ("true", "false"):
+        raise BadRequestData("deleteAll must be true or false")
+    dataset_id = request.query_params.get("datasetId")
+    if dataset_id is not None:
+        check_entity_id(dataset_id)
+    await call(
+        service_of(request).delete_attribute,
+        tenant,
+        entity_id,
+        ctx.expand(attr_id),
+        dataset_id=dataset_id,
+        delete_all=delete_all_raw == "true",
+    )
+    return no_content()
