@@ -12,6 +12,7 @@ from fastapi import FastAPI
 import urbis
 from urbis.context.jsonld import ContextResolver
 from urbis.context.service import ContextService
+from urbis.context.store import SqlContextStore
 from urbis.core.auth.service import AccountService
 from urbis.core.bus import EventBus
 from urbis.core.clock import Clock, SystemClock
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         base_url=settings.effective_base_url,
         fetch_timeout=settings.context_fetch_timeout,
         cache_size=settings.context_cache_size,
+        store=SqlContextStore(db),
     )
     app.state.context = ContextService(db, bus, default_tenant=settings.default_tenant, clock=clock or SystemClock())
     app.state.accounts = AccountService(db, settings)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from urbis.cli.docs import docs_app
 from urbis.cli.users import token_app, user_app
 from urbis.core.settings import Settings
 
@@ -20,6 +21,7 @@ bench_app = typer.Typer(
     help="Benchmarks: print a table of figures and the ratio to a raw baseline.", no_args_is_help=True
 )
 app.add_typer(bench_app, name="bench")
+app.add_typer(docs_app, name="docs")
 console = Console()
 
 HostOption = Annotated[str | None, typer.Option(help="Address to bind (default from settings: 127.0.0.1).")]
@@ -40,15 +42,10 @@ def load_settings(host: str | None = None, port: int | None = None, data_dir: Pa
 
 
 def print_settings_help() -> None:
-    """Every setting with its environment variable, default and description."""
-    table = Table(title="Urbis settings (environment variable or urbis.toml key)")
-    table.add_column("variable")
-    table.add_column("default")
-    table.add_column("description")
-    for name, field in Settings.model_fields.items():
-        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
-        table.add_row(f"URBIS_{name.upper()}", repr(default), field.description or "")
-    console.print(table)
+    """Every setting with its environment variable, default and description (never truncated)."""
+    from urbis.cli.docs import settings_reference_markdown
+
+    typer.echo(settings_reference_markdown())
 
 
 def run_server(settings: Settings) -> None:

@@ -56,8 +56,10 @@ def seed_demo(settings: Settings) -> dict[str, str]:
         for username, roles in DEMO_ACCOUNTS.items():
             try:
                 accounts.create_user(username, passwords[username], tenant=tenant, roles=roles)
-            except AlreadyExists:
+            except AlreadyExists:  # seeded before: same password, and roles in this tenant too
                 accounts.set_password(username, passwords[username])
+                for role in roles:
+                    accounts.grant_role(username, tenant, role)
         return passwords
     finally:
         db.dispose()

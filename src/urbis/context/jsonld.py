@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -336,6 +336,26 @@ def http_fetcher(url: str, timeout: float) -> Any:
     return orjson.loads(bytes(body))
 
 
+class HostedContextStore(Protocol):
+    """Where hosted and implicitly created contexts outlive a process (and are shared by several)."""
+
+    def load(self, local_id: str) -> tuple[str, str, bytes] | None:
+        """(kind, url, document) of a stored context, or None."""
+        ...
+
+    def save(self, local_id: str, kind: str, url: str, document: bytes) -> None:
+        """Store (or overwrite) a context document."""
+        ...
+
+    def remove(self, local_id: str) -> None:
+        """Forget a stored context."""
+        ...
+
+    def list_ids(self) -> list[str]:
+        """The local ids of every stored context."""
+        ...
+
+
 @dataclass(slots=True)
 class _Entry:
     """A context document the broker serves at ``/jsonldContexts/{local_id}`` (mutable; guarded by the lock)."""
@@ -379,6 +399,7 @@ class ContextResolver:
         cache_size: int = 256,
         fetcher: Fetcher | None = None,
         clock: Clock | None = None,
+        store: HostedContextStore | None = None,
     ) -> None:
         """Create a resolver serving its documents under ``{base_url}/ngsi-ld/v1/jsonldContexts/``.
 
@@ -389,6 +410,7 @@ class ContextResolver:
         self.fetch_timeout = fetch_timeout
         self.cache_size = max(1, cache_size)
         self._fetcher: Fetcher = fetcher or http_fetcher
+        self._store = store
         self._clock: Clock = clock or SystemClock()
         self._local_prefix = self.base_url + _API_PATH
         self._lock = threading.RLock()
@@ -526,6 +548,9 @@ class ContextResolver:
             entry = self._entries.get(entry_id) if entry_id is not None else None
             if entry is not None:
                 return orjson.loads(entry.document), entry.url
+        stored = self._from_store(local_id) if local_id is not None else None
+        if stored is not None:
+            return orjson.loads(stored.document), stored.url
         if local_id is not None and url.startswith(self._local_prefix):
             raise LdContextNotAvailable(f"the @context {url} is not hosted by this broker (unknown id {local_id!r})")
         if url in BUNDLED_CONTEXTS:
@@ -578,11 +603,20 @@ class ContextResolver:
         return hashlib.sha256(key).hexdigest()[:32]
 
     def _register_locked(
-        self, kind: str, url: str, document: bytes, *, local_id: str | None = None, bundled: bool = False
+        self,
+        kind: str,
+        url: str,
+        document: bytes,
+        *,
+        local_id: str | None = None,
+        bundled: bool = False,
+        persist: bool = True,
     ) -> str:
         if local_id is None:
             local_id = hashlib.sha256(url.encode()).hexdigest()[:32]
         self._entries[local_id] = _Entry(local_id, url, kind, document, self._clock.now(), bundled=bundled)
+        if persist and self._store is not None and kind in (HOSTED, IMPLICIT):
+            self._store.save(local_id, kind, url, document)
         self._by_url[url] = local_id
         if kind != HOSTED and not bundled:
             self._prune_locked()
@@ -594,7 +628,7 @@ class ContextResolver:
             return
         evictable.sort(key=lambda e: e.last_usage or e.created)
         for entry in evictable[: len(evictable) - self._max_entries]:
-            self._remove_locked(entry)
+            self._remove_locked(entry, forget_stored=False)  # only out of memory
 
     def _ensure_implicit_locked(self, ctx: LdContext) -> None:
         if isinstance(ctx.source, str) or ctx.link_url is None or ctx.link_url in self._by_url:
@@ -617,8 +651,10 @@ class ContextResolver:
             entry.hits += 1
             entry.last_usage = now
 
-    def _remove_locked(self, entry: _Entry) -> None:
+    def _remove_locked(self, entry: _Entry, *, forget_stored: bool = True) -> None:
         self._entries.pop(entry.local_id, None)
+        if forget_stored and self._store is not None and entry.kind in (HOSTED, IMPLICIT):
+            self._store.remove(entry.local_id)
         for url in [u for u, i in self._by_url.items() if i == entry.local_id]:
             del self._by_url[url]
         self._forget_compiled_locked(entry.url)
@@ -638,8 +674,26 @@ class ContextResolver:
                     entry_id = local
             entry = self._entries.get(entry_id) if entry_id is not None else None
         if entry is None:
+            entry = self._from_store(entry_id or self._local_id_of(context_id) or context_id)
+        elif self._store is not None and entry.kind in (HOSTED, IMPLICIT) and self._store.load(entry.local_id) is None:
+            with self._lock:  # another process deleted it
+                self._remove_locked(entry, forget_stored=False)
+            entry = None
+        if entry is None:
             raise NotFound(f"no @context {context_id!r} is known to this broker")
         return entry
+
+    def _from_store(self, local_id: str) -> _Entry | None:
+        """A context another process (or an earlier run) stored, now registered here too."""
+        if self._store is None:
+            return None
+        found = self._store.load(local_id)
+        if found is None:
+            return None
+        kind, url, document = found
+        with self._lock:
+            self._register_locked(kind, url, document, local_id=local_id, persist=False)
+            return self._entries[local_id]
 
     # ------------------------------------------------------------------ /jsonldContexts
 
@@ -675,6 +729,14 @@ class ContextResolver:
         """
         if kind is not None and kind not in _KINDS:
             raise BadRequestData(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}")
+        if self._store is not None:
+            stored = set(self._store.list_ids())
+            for local_id in stored - set(self._entries):
+                self._from_store(local_id)
+            with self._lock:  # forget what another process deleted
+                for entry in [e for e in self._entries.values() if e.kind in (HOSTED, IMPLICIT)]:
+                    if entry.local_id not in stored:
+                        self._remove_locked(entry, forget_stored=False)
         with self._lock:
             entries = [e for e in self._entries.values() if kind is None or e.kind == kind]
             return [e.details() for e in entries] if details else [e.url for e in entries]

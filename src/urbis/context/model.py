@@ -204,7 +204,7 @@ def _is_null_value(kind: str, value: Any) -> bool:
     if value == NGSILD_NULL:
         return True
     if kind == LANGUAGE_PROPERTY:
-        return value == {"@none": NGSILD_NULL}
+        return bool(value == {"@none": NGSILD_NULL})
     if kind in (LIST_PROPERTY, LIST_RELATIONSHIP):
         items = value.get("@list") if isinstance(value, dict) else value
         return items == [NGSILD_NULL] or items == [{"object": NGSILD_NULL}]
@@ -261,8 +261,9 @@ class InstanceBuilder:
             return self._concise_value(name, raw)
         # The body of a partial attribute update is always an attribute fragment, even one that
         # only patches metadata ({"observedAt": ...}): never a bare JSON object value.
-        fragment_only = self.partial and depth == 0 and not self._looks_like_attribute(raw)
-        if not fragment_only and not self._looks_like_attribute(raw):
+        looks_like_attribute = self._looks_like_attribute(raw)
+        fragment_only = self.partial and depth == 0 and not looks_like_attribute
+        if not looks_like_attribute and not fragment_only:
             return self._concise_value(name, raw)
         kind = raw.get("type")
         if kind is None:
@@ -386,8 +387,10 @@ class InstanceBuilder:
             if not isinstance(value, dict) or not value:
                 raise BadRequestData(f"languageMap of '{name}' must be a non-empty object of language tags")
             for tag, text in value.items():
-                if not isinstance(tag, str) or not tag or not (
-                    isinstance(text, str) or (isinstance(text, list) and all(isinstance(t, str) for t in text))
+                if (
+                    not isinstance(tag, str)
+                    or not tag
+                    or not (isinstance(text, str) or (isinstance(text, list) and all(isinstance(t, str) for t in text)))
                 ):
                     raise BadRequestData(f"languageMap of '{name}' must map language tags to strings")
         elif kind == VOCAB_PROPERTY:
@@ -568,9 +571,17 @@ def update_attributes(existing: Entity, fragment: Entity, now: str) -> tuple[lis
     return updated, not_updated
 
 
-def _is_null(instance: Instance) -> bool:
+def is_null_instance(instance: Instance) -> bool:
+    """Whether a built instance is the NGSI-LD Null (a deletion marker in merge and update).
+
+    Every spelling of the Null (``"urn:ngsi-ld:null"``, ``{"languageMap": {"@none": ...}}``, ...)
+    is stored as ``"urn:ngsi-ld:null"`` in the attribute type's value member.
+    """
     member = VALUE_MEMBER.get(instance.get("type", ""), "value")
     return instance.get(member) == NGSILD_NULL or instance.get("value") == NGSILD_NULL
+
+
+_is_null = is_null_instance
 
 
 def merge_instance(current: Instance, patch: Instance, now: str) -> Instance:

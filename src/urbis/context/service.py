@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sqlalchemy.exc import IntegrityError
+
 from urbis.context import model
 from urbis.context.model import Entity
 from urbis.context.query.geo import entity_shapes, parse_geoquery
@@ -66,6 +68,15 @@ class BatchResult:
 
 
 @dataclass(frozen=True)
+class EntitySelector:
+    """One entity selector of a query body: its members hold together (AND)."""
+
+    id: str | None = None
+    id_pattern: str | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True)
 class QueryParams:
     """An entity query as the client gave it (terms not yet expanded)."""
 
@@ -82,6 +93,7 @@ class QueryParams:
     limit: int = 20
     offset: int = 0
     count: bool = False
+    selectors: tuple[EntitySelector, ...] | None = None  # alternatives (OR), from a query body
 
 
 class ContextService:
@@ -138,11 +150,14 @@ class ContextService:
         """Create an entity; AlreadyExists if its id is taken."""
         now = self.now()
         model.stamp_new_entity(entity, now)
-        with self.db.write() as conn:
-            self._ensure_tenant(conn, tenant)
-            if self.store.get(conn, tenant, entity["id"]) is not None:
-                raise AlreadyExists(f"entity {entity['id']} already exists")
-            self.store.insert_many(conn, tenant, [entity])
+        try:
+            with self.db.write() as conn:
+                self._ensure_tenant(conn, tenant)
+                if self.store.get(conn, tenant, entity["id"]) is not None:
+                    raise AlreadyExists(f"entity {entity['id']} already exists")
+                self.store.insert_many(conn, tenant, [entity])
+        except IntegrityError as exc:  # another process created it between our check and insert
+            raise AlreadyExists(f"entity {entity['id']} already exists") from exc
         self._publish([EntityChanged(tenant, entity["id"], "create", entity, None, tuple(entity["attrs"]))])
 
     def get_entity(self, tenant: str, entity_id: str) -> Entity:
@@ -154,6 +169,12 @@ class ContextService:
         if entity is None:
             raise NotFound(f"entity {entity_id} does not exist")
         return entity
+
+    def get_entities(self, tenant: str, ids: Sequence[str]) -> dict[str, Entity]:
+        """The existing entities among ``ids`` (missing ones are simply absent)."""
+        self._check_tenant(tenant)
+        with self.db.read() as conn:
+            return self.store.get_many(conn, tenant, ids)
 
     def delete_entity(self, tenant: str, entity_id: str) -> None:
         """Delete an entity; NotFound if absent."""
@@ -222,7 +243,7 @@ class ContextService:
             )
             if instances is None or index is None:
                 raise NotFound(f"entity {entity_id} has no attribute {name}" + _dataset_note(dataset_id))
-            if model.NGSILD_NULL in (patch.get("value"), patch.get("object")):
+            if model.is_null_instance(patch):
                 del instances[index]
                 if not instances:
                     del current["attrs"][name]
@@ -278,9 +299,21 @@ class ContextService:
         Entities named twice in one batch are applied in order, the later on
         top of the earlier, so the batch means what it would sequentially.
         """
-        result = BatchResult()
         if not items:
-            return result
+            return BatchResult()
+        try:
+            return self._batch_once(tenant, items, operation)
+        except IntegrityError:
+            # Another process inserted one of these ids since we read them: read again and redo.
+            return self._batch_once(tenant, items, operation)
+
+    def _batch_once(
+        self,
+        tenant: str,
+        items: Sequence[Entity],
+        operation: Literal["create", "upsert-replace", "upsert-update", "update", "update-noOverwrite", "merge"],
+    ) -> BatchResult:
+        result = BatchResult()
         now = self.now()
         events: list[EntityChanged] = []
         with self.db.write() as conn:
@@ -315,9 +348,14 @@ class ContextService:
                         if entity_id not in created:
                             changed[entity_id] = current
                     else:
-                        model.append_attributes(current, item, now, no_overwrite=operation == "update-noOverwrite")
+                        _, kept = model.append_attributes(
+                            current, item, now, no_overwrite=operation == "update-noOverwrite"
+                        )
                         if entity_id not in created:
                             changed[entity_id] = current
+                        if kept:  # the new attributes are saved; the entity still reports what was kept
+                            names = ", ".join(sorted({name for name, _ in kept}))
+                            raise BadRequestData(f"attributes not updated (they exist, noOverwrite): {names}")
                 except UrbisError as error:
                     result.errors.append((entity_id, error))
                     continue
@@ -398,6 +436,10 @@ class ContextService:
                 return any(geo.matches(shape) for shape in entity_shapes(entity, geo_iri))
 
             tests.append(geo_test)
+        alternatives = None
+        if params.selectors:
+            alternatives, selector_test = self._compile_selectors(params.selectors, expand)
+            tests.append(selector_test)
         refine = None
         if tests:
             refine = tests[0] if len(tests) == 1 else (lambda entity: all(test(entity) for test in tests))
@@ -408,7 +450,44 @@ class ContextService:
             geo_iri=geo_iri,
             search_box=search_box,
             refine=refine,
+            alternatives=alternatives,
         )
+
+    @staticmethod
+    def _compile_selectors(
+        selectors: Sequence[EntitySelector], expand: Expand
+    ) -> tuple[tuple[EntityFilter, ...], Callable[[Entity], bool]]:
+        """SQL prefilters (one per selector, OR'd) and the exact test in Python."""
+        prefilters = []
+        tests = []
+        for selector in selectors:
+            if selector.id is not None and not model.is_uri(selector.id):
+                raise BadRequestData(f"id must be a URI, got {selector.id!r:.100}")
+            type_expr = parse_type_selection(selector.type) if selector.type is not None else None
+            pattern = None
+            if selector.id_pattern is not None and selector.id is None:  # with an id, idPattern is ignored
+                try:
+                    pattern = re.compile(selector.id_pattern)
+                except (re.error, RecursionError, OverflowError) as exc:
+                    raise BadRequestData(f"idPattern is not a valid regular expression: {exc}") from exc
+            prefilters.append(
+                EntityFilter(
+                    ids=(selector.id,) if selector.id is not None else None,
+                    type_dnf=tuple(type_expr.to_dnf(expand)) if type_expr is not None else None,
+                )
+            )
+            type_test = type_expr.compile(expand) if type_expr is not None else None
+            tests.append((selector.id, pattern, type_test))
+
+        def matches(entity: Entity) -> bool:
+            return any(
+                (entity_id is None or entity["id"] == entity_id)
+                and (pattern is None or pattern.search(entity["id"]) is not None)
+                and (type_test is None or type_test(entity["type"]))
+                for entity_id, pattern, type_test in tests
+            )
+
+        return tuple(prefilters), matches
 
     def query(
         self, tenant: str, params: QueryParams, expand: Expand, *, allow_unfiltered: bool = False
@@ -416,6 +495,7 @@ class ContextService:
         """One page of entities matching ``params`` and, if asked, the total count."""
         if (
             not allow_unfiltered
+            and not params.selectors
             and params.type is None
             and params.ids is None
             and params.id_pattern is None

@@ -32,9 +32,12 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     union,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from urbis.context.model import GEO_PROPERTY, Entity
@@ -89,6 +92,15 @@ entity_geo = Table(
 
 #: Shapes wider or taller than this (in degrees, about 400 m) count as large for the index.
 LARGE_SHAPE_DEGREES = 0.005
+jsonld_contexts = Table(
+    "jsonld_contexts",
+    metadata,
+    Column("local_id", String(128), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("document", Text, nullable=False),
+)
+
 _CHUNK = 500  # ids per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
 _FETCH = 500  # rows fetched at a time when refining candidates in Python
 
@@ -119,6 +131,7 @@ class EntityFilter:
     geo_iri: str | None = None  # GeoProperty the search box applies to
     search_box: tuple[float, float, float, float] | None = None
     refine: Callable[[Entity], bool] | None = None  # exact test in Python (q, geometry, scope, attrs)
+    alternatives: tuple[EntityFilter, ...] | None = None  # OR of (ids, types) prefilters, e.g. entity selectors
 
 
 @dataclass
@@ -205,9 +218,11 @@ class EntityStore:
         return conn.execute(select(tenants.c.name).where(tenants.c.name == tenant)).first() is not None
 
     def ensure_tenant(self, conn: Connection, tenant: str, now: str) -> None:
-        """Create ``tenant`` if it does not exist yet."""
-        if not self.tenant_exists(conn, tenant):
-            conn.execute(insert(tenants).values(name=tenant, created_at=now))
+        """Create ``tenant`` if it does not exist yet (safe when processes race to create it)."""
+        if self.tenant_exists(conn, tenant):
+            return
+        dialect_insert = postgresql_insert if self.is_postgres else sqlite_insert
+        conn.execute(dialect_insert(tenants).values(name=tenant, created_at=now).on_conflict_do_nothing())
 
     def list_tenants(self, conn: Connection) -> list[str]:
         """All tenant names."""
@@ -245,7 +260,7 @@ class EntityStore:
         if not new:
             return
         rows = table_rows(tenant, new)
-        conn.execute(insert(entities), rows.entities)
+        self._bulk_insert(conn, entities, rows.entities)
         self._insert_indexes(conn, rows)
 
     def update_many(self, conn: Connection, tenant: str, changed: Sequence[Entity]) -> None:
@@ -292,12 +307,22 @@ class EntityStore:
             )
             conn.execute(delete(entity_geo).where(entity_geo.c.tenant == tenant, entity_geo.c.entity_id.in_(chunk)))
 
-    @staticmethod
-    def _insert_indexes(conn: Connection, rows: TableRows) -> None:
-        if rows.types:
-            conn.execute(insert(entity_types), rows.types)
-        if rows.geo:
-            conn.execute(insert(entity_geo), rows.geo)
+    def _insert_indexes(self, conn: Connection, rows: TableRows) -> None:
+        self._bulk_insert(conn, entity_types, rows.types)
+        self._bulk_insert(conn, entity_geo, rows.geo)
+
+    def _bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert many rows: COPY on PostgreSQL (several times faster than row-by-row), else executemany."""
+        if not rows:
+            return
+        if not self.is_postgres or len(rows) < 50:
+            conn.execute(insert(table), rows)
+            return
+        columns = [column.name for column in table.columns]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in columns])
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -305,6 +330,9 @@ class EntityStore:
         conditions: list[ColumnElement[bool]] = [entities.c.tenant == tenant]
         if where.ids is not None:
             conditions.append(entities.c.entity_id.in_(list(where.ids)))
+        if where.alternatives:
+            options = [and_(true(), *self._conditions(tenant, alt)[1:]) for alt in where.alternatives]
+            conditions.append(or_(*options))
         geo_types = self._geo_type_filter(where)
         if where.type_dnf is not None and geo_types is None:
             alternatives: list[ColumnElement[bool]] = []
@@ -377,7 +405,12 @@ class EntityStore:
         )
 
     def _base_query(self, tenant: str, where: EntityFilter) -> Any:
-        single_type = where.type_dnf is not None and len(where.type_dnf) == 1 and len(where.type_dnf[0]) == 1
+        single_type = (
+            where.alternatives is None
+            and where.type_dnf is not None
+            and len(where.type_dnf) == 1
+            and len(where.type_dnf[0]) == 1
+        )
         if single_type and where.search_box is None:
             return self._single_type_query(tenant, where)
         return (
@@ -435,3 +468,38 @@ class EntityStore:
             .order_by(entity_types.c.type_iri)
         )
         return {type_iri: n for type_iri, n in conn.execute(query)}
+
+
+class SqlContextStore:
+    """Hosted and implicitly created JSON-LD contexts in the database, shared by every process."""
+
+    def __init__(self, db: Any):
+        self.db = db
+
+    def load(self, local_id: str) -> tuple[str, str, bytes] | None:
+        """(kind, url, document) of a stored context, or None."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(jsonld_contexts.c.kind, jsonld_contexts.c.url, jsonld_contexts.c.document).where(
+                    jsonld_contexts.c.local_id == local_id
+                )
+            ).first()
+        return (row[0], row[1], row[2].encode()) if row else None
+
+    def save(self, local_id: str, kind: str, url: str, document: bytes) -> None:
+        """Store (or overwrite) a context document."""
+        with self.db.write() as conn:
+            conn.execute(delete(jsonld_contexts).where(jsonld_contexts.c.local_id == local_id))
+            conn.execute(
+                insert(jsonld_contexts).values(local_id=local_id, kind=kind, url=url, document=document.decode())
+            )
+
+    def remove(self, local_id: str) -> None:
+        """Forget a stored context."""
+        with self.db.write() as conn:
+            conn.execute(delete(jsonld_contexts).where(jsonld_contexts.c.local_id == local_id))
+
+    def list_ids(self) -> list[str]:
+        """The local ids of every stored context."""
+        with self.db.read() as conn:
+            return [row[0] for row in conn.execute(select(jsonld_contexts.c.local_id))]

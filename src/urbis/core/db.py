@@ -115,6 +115,9 @@ def migrate(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` up to ``revision`` (default: the newest)."""
     from alembic import command
 
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
 
 

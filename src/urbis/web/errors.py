@@ -78,7 +78,9 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"no resource at {request.url.path}"
         if error.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
-        return problem_response(problem(code, title, detail, error.status_code, request.url.path), error.headers)
+        return problem_response(
+            problem(code, title, detail, error.status_code, request.url.path), dict(error.headers or {}) or None
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> Response:

@@ -38,11 +38,15 @@ class HttpMetrics:
         @app.middleware("http")
         async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
             start = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            self.latency.labels(request.method, template).observe(time.perf_counter() - start)
-            self.requests.labels(request.method, template, str(response.status_code)).inc()
+            status = 500  # an unhandled error leaves here as an exception; the outer handler answers 500
+            try:
+                response = await call_next(request)
+                status = response.status_code
+            finally:
+                route = request.scope.get("route")
+                template = getattr(route, "path", "unmatched")
+                self.latency.labels(request.method, template).observe(time.perf_counter() - start)
+                self.requests.labels(request.method, template, str(status)).inc()
             return response
 
 

@@ -139,7 +139,10 @@ def test_append_a_new_instance_keeps_the_default_one(client: TestClient) -> None
     entity_id = make(client, vehicle(new_id()))
     fragment = {"speed": {"type": "Property", "value": 51, "datasetId": GPS}}
     assert_no_content(client.post(f"{E}/{entity_id}/attrs?options=noOverwrite", json=fragment))
-    assert fetch(client, entity_id)["speed"] == [vehicle(entity_id)["speed"], {"type": "Property", "value": 51, "datasetId": GPS}]
+    assert fetch(client, entity_id)["speed"] == [
+        vehicle(entity_id)["speed"],
+        {"type": "Property", "value": 51, "datasetId": GPS},
+    ]
 
 
 def test_append_keeps_created_at_of_an_overwritten_attribute(client: TestClient) -> None:
@@ -239,7 +242,9 @@ def test_update_errors(client: TestClient) -> None:
     assert_problem(client.patch(f"{E}/{entity_id}/attrs", json={"brand": "x", "@context": SDM}), 400, "BadRequestData")
     response = client.patch(f"{E}/{entity_id}/attrs", content=b'{"brand": "x"}', headers={"Content-Type": "text/plain"})
     assert_problem(response, 415, "UnsupportedMediaType")
-    assert_problem(client.patch(f"{E}/{entity_id}/attrs?options=noOverwrite", json={"brand": "x"}), 400, "InvalidRequest")
+    assert_problem(
+        client.patch(f"{E}/{entity_id}/attrs?options=noOverwrite", json={"brand": "x"}), 400, "InvalidRequest"
+    )
     assert fetch(client, entity_id) == vehicle(entity_id)
 
 
@@ -271,7 +276,10 @@ def test_partial_update_of_metadata_only(client: TestClient) -> None:
 
 def test_partial_update_of_sub_attributes(client: TestClient) -> None:
     entity_id = make(client, vehicle(new_id()))
-    patch = {"accuracy": {"type": "Property", "value": 1}, "source": {"type": "Relationship", "object": "urn:ngsi-ld:Device:d"}}
+    patch = {
+        "accuracy": {"type": "Property", "value": 1},
+        "source": {"type": "Relationship", "object": "urn:ngsi-ld:Device:d"},
+    }
     assert_no_content(client.patch(f"{E}/{entity_id}/attrs/speed", json=patch))
     speed = fetch(client, entity_id)["speed"]
     assert speed["value"] == 50
@@ -281,7 +289,11 @@ def test_partial_update_of_sub_attributes(client: TestClient) -> None:
 
 def test_partial_update_with_a_full_attribute(client: TestClient) -> None:
     entity_id = make(client, vehicle(new_id()))
-    assert_no_content(client.patch(f"{E}/{entity_id}/attrs/isParked", json={"type": "Relationship", "object": "urn:ngsi-ld:Parking:p2"}))
+    assert_no_content(
+        client.patch(
+            f"{E}/{entity_id}/attrs/isParked", json={"type": "Relationship", "object": "urn:ngsi-ld:Parking:p2"}
+        )
+    )
     assert fetch(client, entity_id)["isParked"] == {"type": "Relationship", "object": "urn:ngsi-ld:Parking:p2"}
     assert_no_content(client.patch(f"{E}/{entity_id}/attrs/name", json={"languageMap": {"fr": "Autobus"}}))
     assert fetch(client, entity_id)["name"] == {"type": "LanguageProperty", "languageMap": {"fr": "Autobus"}}
@@ -307,11 +319,6 @@ def test_partial_update_with_null_deletes_the_instance(client: TestClient) -> No
     assert fetch(client, entity_id) == without(vehicle(entity_id), "brand", "isParked")
 
 
-@pytest.mark.xfail(
-    reason="service.partial_update_attribute only treats value/object == Null as a deletion; a LanguageProperty "
-    "Null ({'languageMap': {'@none': Null}}, stored as languageMap=Null) is merged instead (see report)",
-    strict=True,
-)
 def test_partial_update_with_null_deletes_a_language_property(client: TestClient) -> None:
     entity_id = make(client, vehicle(new_id()))
     patch = {"type": "LanguageProperty", "languageMap": {"@none": NULL}}
@@ -367,7 +374,9 @@ def test_replace_attribute(client: TestClient, slash: str) -> None:
 
 def test_replace_one_instance(client: TestClient) -> None:
     entity_id = make(client, multi_vehicle(new_id()))
-    assert_no_content(client.put(f"{E}/{entity_id}/attrs/speed", json={"type": "Property", "value": 1, "datasetId": RADAR}))
+    assert_no_content(
+        client.put(f"{E}/{entity_id}/attrs/speed", json={"type": "Property", "value": 1, "datasetId": RADAR})
+    )
     expected = multi_vehicle(entity_id)["speed"]
     expected[2] = {"type": "Property", "value": 1, "datasetId": RADAR}
     assert fetch(client, entity_id)["speed"] == expected
@@ -379,9 +388,13 @@ def test_replace_attribute_errors(client: TestClient) -> None:
     assert_problem(client.put(f"{E}/{entity_id}/attrs/color", json=good), 404, "ResourceNotFound")
     assert_problem(client.put(f"{E}/{new_id()}/attrs/speed", json=good), 404, "ResourceNotFound")
     assert_problem(client.put(f"{E}/{entity_id}/attrs/speed", json={**good, "datasetId": GPS}), 404, "ResourceNotFound")
-    assert_problem(client.put(f"{E}/{entity_id}/attrs/speed", json={"type": "Property", "value": NULL}), 400, "BadRequestData")
+    assert_problem(
+        client.put(f"{E}/{entity_id}/attrs/speed", json={"type": "Property", "value": NULL}), 400, "BadRequestData"
+    )
     assert_problem(client.put(f"{E}/{entity_id}/attrs/speed", json={"type": "Property"}), 400, "BadRequestData")
-    assert_problem(client.put(f"{E}/{entity_id}/attrs/speed", json=good, headers={"Content-Type": LD}), 400, "BadRequestData")
+    assert_problem(
+        client.put(f"{E}/{entity_id}/attrs/speed", json=good, headers={"Content-Type": LD}), 400, "BadRequestData"
+    )
     assert fetch(client, entity_id) == vehicle(entity_id)
 
 
@@ -475,15 +488,21 @@ def test_multi_instance_attribute_end_to_end(client: TestClient) -> None:
         ("PUT", "/attrs/brand", {"type": "Property", "value": "Volvo"}),
     ],
 )
-def test_attribute_routes_enforce_the_context_rules(client: TestClient, method: str, suffix: str, body: dict[str, Any]) -> None:
+def test_attribute_routes_enforce_the_context_rules(
+    client: TestClient, method: str, suffix: str, body: dict[str, Any]
+) -> None:
     entity_id = make(client, vehicle(new_id()))
     url = E + "/" + entity_id + suffix
     # JSON with @context in the body, ld+json without one, ld+json with a Link header: 400.
     assert_problem(client.request(method, url, json={**body, "@context": SDM}), 400, "BadRequestData")
     assert_problem(client.request(method, url, json=body, headers={"Content-Type": LD}), 400, "BadRequestData")
-    response = client.request(method, url, json={**body, "@context": SDM}, headers={"Content-Type": LD, "Link": link(SDM)})
+    response = client.request(
+        method, url, json={**body, "@context": SDM}, headers={"Content-Type": LD, "Link": link(SDM)}
+    )
     assert_problem(response, 400, "BadRequestData")
-    assert_problem(client.request(method, url, content=b"{}", headers={"Content-Type": "text/plain"}), 415, "UnsupportedMediaType")
+    assert_problem(
+        client.request(method, url, content=b"{}", headers={"Content-Type": "text/plain"}), 415, "UnsupportedMediaType"
+    )
     assert_problem(client.request(method, url, content=b"{oops", headers={"Content-Type": JSON}), 400, "InvalidRequest")
     assert fetch(client, entity_id) == vehicle(entity_id)
     # ld+json with its @context in the body is fine.

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import make_settings
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from conftest import make_settings
 from urbis.app import create_app
 from urbis.context.jsonld import CORE_CONTEXT_URL
 
@@ -110,7 +110,12 @@ def concise_of(entity: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": entity["id"],
         "type": "Building",
-        "temperature": {"value": 21.5, "unitCode": "CEL", "observedAt": T1, "accuracy": {"value": 0.5, "unitCode": "CEL"}},
+        "temperature": {
+            "value": 21.5,
+            "unitCode": "CEL",
+            "observedAt": T1,
+            "accuracy": {"value": 0.5, "unitCode": "CEL"},
+        },
         "owner": {"object": "urn:ngsi-ld:Person:alice", "objectType": "Person"},
         "location": {"type": "Point", "coordinates": [2.35, 48.85]},
         "name": {"languageMap": {"en": "Town hall", "fr": "Hôtel de ville"}},
@@ -154,7 +159,8 @@ def streetlight(entity_id: str, context: Any = SDM) -> dict[str, Any]:
         "type": "Streetlight",
         "powerState": {"type": "Property", "value": "on"},
         "illuminanceLevel": {"type": "Property", "value": 0.8},
-        "controllingMethod": {"type": "VocabProperty", "vocab": "StreetlightGroup"},  # a vocab value that is an SDM term
+        # A vocab value that is itself an SDM term, so that it expands and compacts with the context.
+        "controllingMethod": {"type": "VocabProperty", "vocab": "StreetlightGroup"},
         "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [-3.7, 40.4]}},
         "@context": context,
     }
@@ -233,10 +239,22 @@ INVALID_CREATES: dict[str, dict[str, Any]] = {
         "speed": [{"type": "Property", "value": 1}, {"type": "Property", "value": 2}],
     },
     "null-as-value": {"id": "urn:ngsi-ld:Thing:n1", "type": "Thing", "level": NULL},
-    "null-as-normalized-value": {"id": "urn:ngsi-ld:Thing:n2", "type": "Thing", "level": {"type": "Property", "value": NULL}},
-    "null-in-a-list": {"id": "urn:ngsi-ld:Thing:n3", "type": "Thing", "tags": {"type": "Property", "value": ["a", NULL]}},
+    "null-as-normalized-value": {
+        "id": "urn:ngsi-ld:Thing:n2",
+        "type": "Thing",
+        "level": {"type": "Property", "value": NULL},
+    },
+    "null-in-a-list": {
+        "id": "urn:ngsi-ld:Thing:n3",
+        "type": "Thing",
+        "tags": {"type": "Property", "value": ["a", NULL]},
+    },
     "null-in-an-object": {"id": "urn:ngsi-ld:Thing:n4", "type": "Thing", "address": {"value": {"street": NULL}}},
-    "null-as-object": {"id": "urn:ngsi-ld:Thing:n5", "type": "Thing", "owner": {"type": "Relationship", "object": NULL}},
+    "null-as-object": {
+        "id": "urn:ngsi-ld:Thing:n5",
+        "type": "Thing",
+        "owner": {"type": "Relationship", "object": NULL},
+    },
     "null-sub-attribute": {"id": "urn:ngsi-ld:Thing:n6", "type": "Thing", "level": {"value": 1, "accuracy": NULL}},
     "null-unit-code": {"id": "urn:ngsi-ld:Thing:n7", "type": "Thing", "level": {"value": 1, "unitCode": NULL}},
     "null-observed-at": {"id": "urn:ngsi-ld:Thing:n8", "type": "Thing", "level": {"value": 1, "observedAt": NULL}},
@@ -246,7 +264,11 @@ INVALID_CREATES: dict[str, dict[str, Any]] = {
         "type": "Thing",
         "name": {"type": "LanguageProperty", "languageMap": {"@none": NULL}},
     },
-    "null-vocab": {"id": "urn:ngsi-ld:Thing:n11", "type": "Thing", "category": {"type": "VocabProperty", "vocab": NULL}},
+    "null-vocab": {
+        "id": "urn:ngsi-ld:Thing:n11",
+        "type": "Thing",
+        "category": {"type": "VocabProperty", "vocab": NULL},
+    },
     "null-json": {"id": "urn:ngsi-ld:Thing:n12", "type": "Thing", "config": {"type": "JsonProperty", "json": NULL}},
     "null-object-type": {
         "id": "urn:ngsi-ld:Thing:n13",
@@ -294,7 +316,9 @@ def test_context_mixes_are_400_bad_request_data(
 
 def test_json_with_link_header_uses_that_context(client: TestClient) -> None:
     entity_id = new_id("Streetlight")
-    response = client.post(E, json={"id": entity_id, "type": "Streetlight", "powerState": "on"}, headers={"Link": link(SDM)})
+    response = client.post(
+        E, json={"id": entity_id, "type": "Streetlight", "powerState": "on"}, headers={"Link": link(SDM)}
+    )
     assert response.status_code == 201, response.text
     assert fetch(client, entity_id)[SDM_NS + "powerState"] == {"type": "Property", "value": "on"}
 
@@ -305,7 +329,9 @@ def test_json_with_link_header_uses_that_context(client: TestClient) -> None:
 )
 def test_create_with_a_wrong_content_type_is_415(client: TestClient, content_type: str) -> None:
     entity_id = new_id()
-    response = client.post(E, content=f'{{"id": "{entity_id}", "type": "Thing"}}', headers={"Content-Type": content_type})
+    response = client.post(
+        E, content=f'{{"id": "{entity_id}", "type": "Thing"}}', headers={"Content-Type": content_type}
+    )
     assert_problem(response, 415, "UnsupportedMediaType")
     assert_absent(client, entity_id)
 
@@ -323,7 +349,9 @@ def test_content_type_parameters_are_accepted(client: TestClient) -> None:
     assert response.status_code == 201, response.text
 
 
-@pytest.mark.parametrize("body", [b'{"id": "urn:ngsi-ld:Thing:1", ', b"not json", b"{'id': 1}"], ids=["cut", "text", "quotes"])
+@pytest.mark.parametrize(
+    "body", [b'{"id": "urn:ngsi-ld:Thing:1", ', b"not json", b"{'id': 1}"], ids=["cut", "text", "quotes"]
+)
 def test_malformed_json_is_400(client: TestClient, body: bytes) -> None:
     assert_problem(client.post(E, content=body, headers={"Content-Type": JSON}), 400, "InvalidRequest")
 
@@ -474,7 +502,10 @@ def test_concise_bare_values_are_normalized(client: TestClient) -> None:
         "tags": {"type": "Property", "value": ["a", "b"]},
         "spot": {"type": "Property", "value": 3, "unitCode": "MTR"},
         "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [1.0, 2.0]}},
-        "area": {"type": "GeoProperty", "value": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}},
+        "area": {
+            "type": "GeoProperty",
+            "value": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+        },
         "near": {"type": "Relationship", "object": "urn:ngsi-ld:Thing:other"},
     }
 
@@ -512,14 +543,22 @@ def test_attrs_restricts_the_attributes(client: TestClient) -> None:
     entity = rich_entity()
     create(client, entity)
     got = fetch(client, entity["id"], attrs="temperature,owner")
-    assert got == {"id": entity["id"], "type": "Building", "temperature": entity["temperature"], "owner": entity["owner"]}
+    assert got == {
+        "id": entity["id"],
+        "type": "Building",
+        "temperature": entity["temperature"],
+        "owner": entity["owner"],
+    }
     assert fetch(client, entity["id"], attrs="nothingLikeThis") == {"id": entity["id"], "type": "Building"}
 
 
 def test_pick_and_omit(client: TestClient) -> None:
     entity = rich_entity()
     create(client, entity)
-    assert fetch(client, entity["id"], pick="id,temperature") == {"id": entity["id"], "temperature": entity["temperature"]}
+    assert fetch(client, entity["id"], pick="id,temperature") == {
+        "id": entity["id"],
+        "temperature": entity["temperature"],
+    }
     assert fetch(client, entity["id"], pick="name", options="keyValues") == {"name": key_values_of(entity)["name"]}
     omitted = fetch(client, entity["id"], omit="type,temperature,owner")
     assert set(omitted) == set(entity) - {"type", "temperature", "owner"}
@@ -529,9 +568,16 @@ def test_pick_and_omit(client: TestClient) -> None:
 def test_lang_picks_one_language_of_a_language_property(client: TestClient) -> None:
     entity = rich_entity()
     create(client, entity)
-    assert fetch(client, entity["id"], lang="fr")["name"] == {"type": "Property", "value": "Hôtel de ville", "lang": "fr"}
+    assert fetch(client, entity["id"], lang="fr")["name"] == {
+        "type": "Property",
+        "value": "Hôtel de ville",
+        "lang": "fr",
+    }
     assert fetch(client, entity["id"], lang="fr", options="keyValues")["name"] == "Hôtel de ville"
-    assert fetch(client, entity["id"], lang="fr", options="concise")["name"] == {"value": "Hôtel de ville", "lang": "fr"}
+    assert fetch(client, entity["id"], lang="fr", options="concise")["name"] == {
+        "value": "Hôtel de ville",
+        "lang": "fr",
+    }
     # Preferences with weights: the best available one wins.
     assert fetch(client, entity["id"], lang="de,en;q=0.2,fr;q=0.9")["name"]["lang"] == "fr"
     # None of the wanted ones: still one of the texts, with its tag.
@@ -648,7 +694,10 @@ def test_user_context_terms_come_back_compacted_the_same_way(client: TestClient)
     sent = streetlight(entity_id, [SDM])
     assert client.post(E, json=sent, headers={"Content-Type": LD}).status_code == 201
     for representation, check in (
-        ("normalized", lambda body: body["controllingMethod"] == {"type": "VocabProperty", "vocab": "StreetlightGroup"}),
+        (
+            "normalized",
+            lambda body: body["controllingMethod"] == {"type": "VocabProperty", "vocab": "StreetlightGroup"},
+        ),
         ("concise", lambda body: body["controllingMethod"] == {"vocab": "StreetlightGroup"}),
         ("keyValues", lambda body: body["illuminanceLevel"] == 0.8),
     ):
@@ -657,7 +706,11 @@ def test_user_context_terms_come_back_compacted_the_same_way(client: TestClient)
         assert set(body) == {"id", "type", "powerState", "illuminanceLevel", "controllingMethod", "location"}
         assert check(body), body
     # attrs, pick and omit take terms of the request's context too.
-    assert set(fetch(client, entity_id, headers={"Link": link(SDM)}, attrs="powerState")) == {"id", "type", "powerState"}
+    assert set(fetch(client, entity_id, headers={"Link": link(SDM)}, attrs="powerState")) == {
+        "id",
+        "type",
+        "powerState",
+    }
     assert set(fetch(client, entity_id, headers={"Link": link(SDM)}, pick="powerState")) == {"powerState"}
 
 
@@ -703,7 +756,11 @@ def test_replace_errors(client: TestClient) -> None:
     assert_problem(client.put(f"{E}/{entity_id}", json={"id": new_id(), "type": "Thing"}), 400, "BadRequestData")
     assert_problem(client.put(f"{E}/{entity_id}", json={"type": "Thing", "a": NULL}), 400, "BadRequestData")
     assert_problem(client.put(f"{E}/{entity_id}", json={"type": "Thing", "@context": SDM}), 400, "BadRequestData")
-    assert_problem(client.put(f"{E}/{entity_id}", content=b"{}", headers={"Content-Type": "text/plain"}), 415, "UnsupportedMediaType")
+    assert_problem(
+        client.put(f"{E}/{entity_id}", content=b"{}", headers={"Content-Type": "text/plain"}),
+        415,
+        "UnsupportedMediaType",
+    )
     assert fetch(client, entity_id) == {"id": entity_id, "type": "Thing", "a": {"type": "Property", "value": 1}}
 
 
@@ -740,6 +797,13 @@ def test_merge_changes_what_is_given_and_keeps_the_rest(client: TestClient, cont
     assert fetch(client, entity_id) == expected
 
 
+def test_merge_with_a_trailing_slash(client: TestClient) -> None:
+    entity_id = create(client, merge_base(new_id()))
+    response = client.patch(f"{E}/{entity_id}/", json={"status": "broken"}, follow_redirects=False)
+    assert response.status_code == 204
+    assert fetch(client, entity_id)["status"] == {"type": "Property", "value": "broken"}
+
+
 @pytest.mark.parametrize(
     ("patch", "gone"),
     [
@@ -747,7 +811,9 @@ def test_merge_changes_what_is_given_and_keeps_the_rest(client: TestClient, cont
         pytest.param({"status": {"type": "Property", "value": NULL}}, "status", id="property"),
         pytest.param({"owner": {"type": "Relationship", "object": NULL}}, "owner", id="relationship"),
         pytest.param({"location": {"type": "GeoProperty", "value": NULL}}, "location", id="geoproperty"),
-        pytest.param({"name": {"type": "LanguageProperty", "languageMap": {"@none": NULL}}}, "name", id="languageproperty"),
+        pytest.param(
+            {"name": {"type": "LanguageProperty", "languageMap": {"@none": NULL}}}, "name", id="languageproperty"
+        ),
     ],
 )
 def test_merge_with_ngsi_ld_null_deletes_the_attribute(client: TestClient, patch: dict[str, Any], gone: str) -> None:
@@ -771,7 +837,10 @@ def test_merge_with_null_deletes_sub_attributes_and_metadata(client: TestClient)
 
 def test_merge_with_null_deletes_one_instance(client: TestClient) -> None:
     entity_id = new_id()
-    instances = [{"type": "Property", "value": 1}, {"type": "Property", "value": 2, "datasetId": "urn:ngsi-ld:Dataset:b"}]
+    instances = [
+        {"type": "Property", "value": 1},
+        {"type": "Property", "value": 2, "datasetId": "urn:ngsi-ld:Dataset:b"},
+    ]
     create(client, {"id": entity_id, "type": "Thing", "speed": instances})
     patch = {"speed": {"type": "Property", "value": NULL, "datasetId": "urn:ngsi-ld:Dataset:b"}}
     assert client.patch(f"{E}/{entity_id}", json=patch).status_code == 204
@@ -784,7 +853,9 @@ def test_merge_errors(client: TestClient) -> None:
     assert_problem(client.patch(f"{E}/not-a-uri", json={"a": 1}), 400, "BadRequestData")
     assert_problem(client.patch(f"{E}/{entity_id}", json={"id": new_id(), "a": 1}), 400, "BadRequestData")
     merge_patch = {"Content-Type": "application/merge-patch+json"}
-    assert_problem(client.patch(f"{E}/{entity_id}", json={"a": 1, "@context": SDM}, headers=merge_patch), 400, "BadRequestData")
+    assert_problem(
+        client.patch(f"{E}/{entity_id}", json={"a": 1, "@context": SDM}, headers=merge_patch), 400, "BadRequestData"
+    )
     assert_problem(client.patch(f"{E}/{entity_id}", json={"a": 1}, headers={"Content-Type": LD}), 400, "BadRequestData")
     response = client.patch(f"{E}/{entity_id}", content=b'{"a": 1}', headers={"Content-Type": "text/plain"})
     assert_problem(response, 415, "UnsupportedMediaType")
@@ -824,7 +895,9 @@ def test_multi_instance_attribute_in_every_representation(client: TestClient) ->
     # ... which reads back as the same two instances.
     copy_id = create(client, {"id": new_id(), "type": "Thing", "speed": concise})
     assert fetch(client, copy_id)["speed"] == instances
-    assert fetch(client, entity_id, options="keyValues")["speed"] == {"dataset": {"urn:ngsi-ld:Dataset:gps": 10, "@none": 11}}
+    assert fetch(client, entity_id, options="keyValues")["speed"] == {
+        "dataset": {"urn:ngsi-ld:Dataset:gps": 10, "@none": 11}
+    }
     assert fetch(client, entity_id, datasetId="urn:ngsi-ld:Dataset:gps")["speed"] == instances[0]
 
 

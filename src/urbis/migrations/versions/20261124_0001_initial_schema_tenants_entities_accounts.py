@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 07:54:57.489165
+Create Date: 2026-11-24 08:06:04.116682
 """
 
 from __future__ import annotations
@@ -70,6 +70,14 @@ def upgrade() -> None:
         sa.Column("type_iri", sa.String(length=512), nullable=False),
         sa.Column("entity_id", sa.String(length=512), nullable=False),
         sa.PrimaryKeyConstraint("tenant", "type_iri", "entity_id", name=op.f("pk_entity_types")),
+    )
+    op.create_table(
+        "jsonld_contexts",
+        sa.Column("local_id", sa.String(length=128), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("url", sa.String(length=2048), nullable=False),
+        sa.Column("document", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("local_id", name=op.f("pk_jsonld_contexts")),
     )
     op.create_table(
         "tenants",
@@ -163,6 +171,7 @@ def downgrade() -> None:
 
     op.drop_table("auth_clients")
     op.drop_table("tenants")
+    op.drop_table("jsonld_contexts")
     op.drop_table("entity_types")
     with op.batch_alter_table("entity_geo", schema=None) as batch_op:
         batch_op.drop_index("ix_entity_geo_entity")

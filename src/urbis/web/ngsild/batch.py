@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -11,7 +12,7 @@ from starlette.responses import Response
 from urbis.context.jsonld import LdContext
 from urbis.context.model import Entity, build_entity, is_uri, utc_now_iso
 from urbis.context.representation import Renderer
-from urbis.context.service import BatchResult, QueryParams
+from urbis.context.service import BatchResult, EntitySelector, QueryParams
 from urbis.core.errors import BadRequestData, UrbisError
 from urbis.web.deps import require_read, require_write
 from urbis.web.errors import problem_of
@@ -183,29 +184,37 @@ async def batch_delete(request: Request) -> Response:
             ids.append(entity_id)
         else:
             failed.errors.append(
-                (entity_id if isinstance(entity_id, str) else None, BadRequestData(f"not an entity id: {entity_id!r:.100}"))
+                (
+                    entity_id if isinstance(entity_id, str) else None,
+                    BadRequestData(f"not an entity id: {entity_id!r:.100}"),
+                )
             )
     result = await call(service_of(request).batch_delete, tenant, ids) if ids else BatchResult()
     return _batch_response(request, _merge(failed, result), created_status=False)
 
 
+def _selectors(raw: Any) -> tuple[EntitySelector, ...] | None:
+    """The body's entity selectors (alternatives)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw or not all(isinstance(s, dict) for s in raw):
+        raise BadRequestData("'entities' must be a non-empty list of entity selectors (JSON objects)")
+    selectors = []
+    for selector in raw:
+        for key in ("type", "id", "idPattern"):
+            if key in selector and not isinstance(selector[key], str):
+                raise BadRequestData(f"an entity selector's '{key}' must be a string")
+        if not any(key in selector for key in ("type", "id", "idPattern")):
+            raise BadRequestData("an entity selector needs at least one of id, idPattern or type")
+        selectors.append(EntitySelector(selector.get("id"), selector.get("idPattern"), selector.get("type")))
+    return tuple(selectors)
+
+
 def _query_from_body(body: dict[str, Any], limit: int, offset: int, count: bool) -> QueryParams:
+    """The query a Query body describes."""
     if body.get("type") not in (None, "Query"):
         raise BadRequestData("the query body's type must be 'Query'")
-    selectors = body.get("entities")
-    types: list[str] = []
-    ids: list[str] = []
-    patterns: list[str] = []
-    if selectors is not None:
-        if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
-            raise BadRequestData("'entities' must be a list of entity selectors")
-        for selector in selectors:
-            if isinstance(selector.get("type"), str):
-                types.append(selector["type"])
-            if isinstance(selector.get("id"), str):
-                ids.append(selector["id"])
-            if isinstance(selector.get("idPattern"), str):
-                patterns.append(selector["idPattern"])
+    selectors = _selectors(body.get("entities"))
     attrs = body.get("attrs")
     if attrs is not None and (not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs)):
         raise BadRequestData("'attrs' must be a list of attribute names")
@@ -216,9 +225,7 @@ def _query_from_body(body: dict[str, Any], limit: int, offset: int, count: bool)
         if key in body and not isinstance(body[key], str):
             raise BadRequestData(f"'{key}' must be a string")
     return QueryParams(
-        ids=tuple(ids) or None,
-        id_pattern="|".join(f"(?:{p})" for p in patterns) or None,
-        type=",".join(types) or None,
+        selectors=selectors,
         attrs=tuple(attrs) if attrs else None,
         q=body.get("q"),
         scope_q=body.get("scopeQ"),
@@ -235,7 +242,10 @@ def _query_from_body(body: dict[str, Any], limit: int, offset: int, count: bool)
 @both_slashes(router, "/entityOperations/query", ["POST"], summary="Query entities with a body")
 async def batch_query(request: Request) -> Response:
     """Query entities with the query in a JSON body (clause 6.23)."""
-    check_params(request, ("limit", "offset", "count", "options", "format", "local", "lang", "pick", "omit", "attrs", "datasetId"))
+    check_params(
+        request,
+        ("limit", "offset", "count", "options", "format", "local", "lang", "pick", "omit", "attrs", "datasetId"),
+    )
     tenant = tenant_of(request)
     await require_read(request, tenant)
     media = negotiate(request)
@@ -247,14 +257,22 @@ async def batch_query(request: Request) -> Response:
 
     ctx = await call(resolver_of(request).resolve, body_context(request, body_media, body))
     limit, offset, count = paging(request)
-    query = _query_from_body(strip_context(body), limit, offset, count)
+    # One entity beyond the page tells whether a next page exists without counting them all.
+    query = _query_from_body(strip_context(body), limit + 1 if limit else 0, offset, count)
     options = parse_options(request, REPRESENTATION_OPTIONS)
-    renderer = Renderer(ctx.compact, render_options(request, ctx, options))
-    found, total = await call(service_of(request).query, tenant, query, ctx.expand)
+    render = render_options(request, ctx, options)
+    if render.attrs is None and query.attrs:
+        # The body's attrs project the result as the attrs parameter does (clause 5.7.2).
+        render = replace(render, attrs=frozenset(ctx.expand(a) for a in query.attrs))
+    renderer = Renderer(ctx.compact, render)
+    local = request.query_params.get("local") == "true"
+    found, total = await call(service_of(request).query, tenant, query, ctx.expand, allow_unfiltered=local)
+    more = len(found) > limit
+    found = found[:limit]
     headers: dict[str, str] = {}
     if total is not None:
         headers["NGSILD-Results-Count"] = str(total)
-    links = page_links(request, limit, offset, len(found), total)
+    links = page_links(request, limit, offset, len(found), total if total is not None or more else offset + len(found))
     if links:
         headers["Link"] = links
     return ngsild_response([renderer.entity(e) for e in found], ctx, media, headers=headers)

@@ -31,7 +31,7 @@ GEO_JSON = "application/geo+json"
 MERGE_PATCH = "application/merge-patch+json"
 CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
 
-_LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 _TENANT = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 T = TypeVar("T")
@@ -127,7 +127,8 @@ async def read_json(request: Request) -> Any:
     """The parsed JSON body; 413 when too large, 400 when empty or malformed."""
     limit = settings_of(request).max_body_bytes
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # isascii(): str.isdigit() also accepts digits such as "²" that int() refuses.
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the request body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
@@ -140,9 +141,37 @@ async def read_json(request: Request) -> Any:
     if not body.strip():
         raise InvalidRequest("the request body is empty; a JSON document is required")
     try:
-        return orjson.loads(body)
+        document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from exc
+    if _nested_deeper_than(document, MAX_JSON_DEPTH):
+        raise BadRequestData(f"the request body is nested more than {MAX_JSON_DEPTH} levels deep")
+    return document
+
+
+#: Deepest JSON nesting a request body may have.  orjson parses up to 1024 levels but serialises only
+#: about 250, and recursive code (model checks, rendering, JSON-LD) has Python's recursion limit: a deeper
+#: document would be accepted, then fail with a 500 when stored or rendered.  Real NGSI-LD data (GeoJSON
+#: MultiPolygons, sub-attributes, JsonProperty values) stays far below this.
+MAX_JSON_DEPTH = 64
+
+
+def _nested_deeper_than(document: Any, limit: int) -> bool:
+    """Whether ``document`` has more than ``limit`` levels of arrays and objects (breadth-first, no recursion)."""
+    level = [document]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for item in level:
+            if type(item) is dict:
+                below.extend(child for child in item.values() if type(child) is dict or type(child) is list)
+            elif type(item) is list:
+                below.extend(child for child in item if type(child) is dict or type(child) is list)
+        level = below
+    return False
 
 
 def link_context_url(request: Request) -> str | None:
@@ -226,7 +255,9 @@ def parse_options(request: Request, allowed: Iterable[str]) -> set[str]:
     allowed_set = set(allowed)
     unknown = options - allowed_set
     if unknown:
-        raise BadRequestData(f"unknown option(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed_set))}")
+        raise BadRequestData(
+            f"unknown option(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed_set))}"
+        )
     return options
 
 
@@ -280,7 +311,7 @@ def paging(request: Request) -> tuple[int, int, bool]:
         raw = params.get(name)
         if raw is None:
             return default
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is true, but int("²") fails
             raise BadRequestData(f"{name} must be a non-negative integer, got {raw!r:.40}")
         return int(raw)
 

@@ -42,7 +42,9 @@ async def list_types(request: Request) -> Response:
     counts = await call(service.type_counts, tenant)
     if not details:
         names = sorted(ctx.compact(iri) for iri in counts)
-        return ngsild_response({"id": _list_id("EntityTypeList", names), "type": "EntityTypeList", "typeList": names}, ctx, media)
+        return ngsild_response(
+            {"id": _list_id("EntityTypeList", names), "type": "EntityTypeList", "typeList": names}, ctx, media
+        )
     survey = await call(service.attribute_survey, tenant)
     out: list[dict[str, Any]] = []
     for type_iri in sorted(counts):
@@ -51,7 +53,7 @@ async def list_types(request: Request) -> Response:
     return ngsild_response(out, ctx, media)
 
 
-@both_slashes(router, "/types/{type_name}", ["GET"], summary="Describe an entity type")
+@both_slashes(router, "/types/{type_name:path}", ["GET"], summary="Describe an entity type")
 async def type_info(request: Request, type_name: str) -> Response:
     """EntityTypeInfo: how many entities of a type, and their attributes."""
     check_params(request, ("local", "via"))
@@ -111,7 +113,7 @@ async def list_attributes(request: Request) -> Response:
     return ngsild_response(out, ctx, media)
 
 
-@both_slashes(router, "/attributes/{attr_name}", ["GET"], summary="Describe an attribute")
+@both_slashes(router, "/attributes/{attr_name:path}", ["GET"], summary="Describe an attribute")
 async def attribute_info(request: Request, attr_name: str) -> Response:
     """One attribute: how many entities carry it, its kinds and the entity types using it."""
     check_params(request, ("local", "via"))

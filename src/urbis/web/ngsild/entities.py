@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from urbis.context.jsonld import LdContext
-from urbis.context.model import InstanceBuilder, build_entity, check_entity_id, utc_now_iso
+from urbis.context.linking import MAX_JOIN_LEVEL, collect_linked, inline_links
+from urbis.context.model import Entity, InstanceBuilder, build_entity, check_entity_id, utc_now_iso
 from urbis.context.representation import Renderer
 from urbis.context.service import ContextService, QueryParams, UpdateResult, parse_ids
 from urbis.core.errors import BadRequestData, NotFound
@@ -65,7 +66,21 @@ QUERY_PARAMS = {
     "joinLevel",
     "via",
 }
-RETRIEVE_PARAMS = {"attrs", "options", "format", "lang", "pick", "omit", "datasetId", "geometryProperty", "type", "local", "join", "joinLevel", "via"}
+RETRIEVE_PARAMS = {
+    "attrs",
+    "options",
+    "format",
+    "lang",
+    "pick",
+    "omit",
+    "datasetId",
+    "geometryProperty",
+    "type",
+    "local",
+    "join",
+    "joinLevel",
+    "via",
+}
 REPRESENTATION_OPTIONS = {"keyValues", "simplified", "concise", "normalized", "sysAttrs"}
 
 
@@ -101,6 +116,35 @@ def update_result_response(result: UpdateResult, ctx: LdContext) -> Response:
     return Response(content=orjson.dumps(body), status_code=207, media_type=JSON)
 
 
+def join_options(request: Request) -> tuple[str | None, int]:
+    """``join`` (flat or inline) and ``joinLevel`` (default 1) of linked entity retrieval."""
+    join = request.query_params.get("join")
+    if join in (None, "@none"):
+        return None, 0
+    if join not in ("flat", "inline"):
+        raise BadRequestData(f"join must be flat, inline or @none, got {join!r:.40}")
+    raw_level = request.query_params.get("joinLevel", "1")
+    if not raw_level.isdigit():
+        raise BadRequestData(f"joinLevel must be a non-negative integer, got {raw_level!r:.40}")
+    return join, min(int(raw_level), MAX_JOIN_LEVEL)
+
+
+def joined_entities(
+    service: ContextService,
+    tenant: str,
+    entities: list[Entity],
+    renderer: Renderer,
+    ctx: LdContext,
+    join: str,
+    level: int,
+) -> list[dict[str, Any]]:
+    """Rendered entities with the entities their Relationships name: appended (flat) or embedded (inline)."""
+    linked = collect_linked(entities, lambda ids: service.get_entities(tenant, ids), level)
+    if join == "flat":
+        return [renderer.entity(e) for e in entities] + [renderer.entity(e) for e in linked.values()]
+    return [inline_links(renderer.entity(e), e, linked, renderer.entity, ctx.compact, level) for e in entities]
+
+
 def geometry_property(request: Request, ctx: LdContext) -> str:
     """The GeoProperty used as the geometry of GeoJSON output."""
     return ctx.expand(request.query_params.get("geometryProperty") or "location")
@@ -132,14 +176,15 @@ async def query_entities(request: Request) -> Response:
         ids=parse_ids(params.get("id")),
         id_pattern=params.get("idPattern"),
         type=params.get("type"),
-        attrs=tuple(a for a in params["attrs"].split(",") if a) if params.get("attrs") else None,
+        attrs=tuple(a.strip() for a in params["attrs"].split(",") if a.strip()) if params.get("attrs") else None,
         q=params.get("q"),
         scope_q=params.get("scopeQ"),
         georel=params.get("georel"),
         geometry=params.get("geometry"),
         coordinates=params.get("coordinates"),
         geoproperty=params.get("geoproperty"),
-        limit=limit,
+        # One entity beyond the page tells whether a next page exists without counting them all.
+        limit=limit + 1 if limit else 0,
         offset=offset,
         count=count,
     )
@@ -148,10 +193,12 @@ async def query_entities(request: Request) -> Response:
     found, total = await call(
         service_of(request).query, tenant, query, ctx.expand, allow_unfiltered=params.get("local") == "true"
     )
+    more = len(found) > limit
+    found = found[:limit]
     headers: dict[str, str] = {}
     if total is not None:
         headers["NGSILD-Results-Count"] = str(total)
-    links = page_links(request, limit, offset, len(found), total)
+    links = page_links(request, limit, offset, len(found), total if total is not None or more else offset + len(found))
     if links:
         headers["Link"] = links
     data: Any
@@ -165,7 +212,10 @@ async def query_entities(request: Request) -> Response:
 @both_slashes(router, "/entities", ["DELETE"], summary="Purge entities")
 async def purge_entities(request: Request) -> Response:
     """Delete every entity matching a query, or some of their attributes (``keep``/``drop``)."""
-    check_params(request, {"type", "id", "idPattern", "q", "scopeQ", "keep", "drop", "georel", "geometry", "coordinates", "geoproperty"})
+    check_params(
+        request,
+        {"type", "id", "idPattern", "q", "scopeQ", "keep", "drop", "georel", "geometry", "coordinates", "geoproperty"},
+    )
     tenant = tenant_of(request)
     await require_write(request, tenant)
     params = request.query_params
@@ -206,7 +256,11 @@ async def retrieve_entity(request: Request, entity_id: str) -> Response:
         raise NotFound(f"entity {entity_id} is not of type {wanted_type}")
     if media == GEO_JSON:
         return ngsild_response(renderer.geojson_feature(entity, geometry_property(request, ctx)), ctx, media)
-    return ngsild_response(renderer.entity(entity), ctx, media)
+    join, level = join_options(request)
+    if join is None:
+        return ngsild_response(renderer.entity(entity), ctx, media)
+    joined = await call(joined_entities, service_of(request), tenant, [entity], renderer, ctx, join, level)
+    return ngsild_response(joined if join == "flat" else joined[0], ctx, media)
 
 
 @both_slashes(router, "/entities/{entity_id}", ["DELETE"], summary="Delete an entity")
@@ -300,7 +354,12 @@ async def partial_attribute_update(request: Request, entity_id: str, attr_id: st
         patch.pop("type", None)
     dataset_id = patch.pop("datasetId", None) or request.query_params.get("datasetId")
     await call(
-        service_of(request).partial_update_attribute, tenant, entity_id, ctx.expand(attr_id), patch, dataset_id=dataset_id
+        service_of(request).partial_update_attribute,
+        tenant,
+        entity_id,
+        ctx.expand(attr_id),
+        patch,
+        dataset_id=dataset_id,
     )
     return no_content()
 
