@@ -115,27 +115,34 @@ def demo(host: HostOption = None, port: PortOption = None, data_dir: DataDirOpti
     from urbis.cli.demo import seed_demo
     from urbis.core.db import migrate as run_migrations
 
-    settings = load_settings(host, port, data_dir)
+    settings = demo_settings(load_settings(host, port, data_dir))
     run_migrations(settings.effective_database_url)
     passwords = seed_demo(settings)
     base = settings.effective_base_url
-    console.rule(f"[bold]Urbis demo: {base}")
-    console.print(f"NGSI-LD API  {base}/ngsi-ld/v1/entities?type=Streetlight&limit=5")
-    console.print(f"API docs     {base}/docs")
-    console.print("Entities use the Smart Data Models terms: send the header")
-    console.print(
-        '  Link: <https://urbis.city/contexts/urbis-context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"'
-    )
-    table = Table(title=f"Demo accounts (tenant '{settings.default_tenant}'); token: POST {base}/auth/token")
-    table.add_column("username")
-    table.add_column("password")
-    table.add_column("role")
+    link = '<https://urbis.city/contexts/urbis-context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"'
+    lines = [
+        f"Urbis demo: {base}",
+        f"  API docs     {base}/docs",
+        f"  NGSI-LD      {base}/ngsi-ld/v1/entities?type=Streetlight&limit=5",
+        f"  Reads of tenant '{settings.default_tenant}' are public in the demo; writes need a token"
+        f" (POST {base}/auth/token).",
+        "  The city uses Smart Data Models terms; name their @context in a header:",
+        f"    Link: {link}",
+        f"  Demo accounts (tenant '{settings.default_tenant}'):",
+    ]
     from urbis.cli.demo import DEMO_ACCOUNTS
 
     for username, roles in DEMO_ACCOUNTS.items():
-        table.add_row(username, passwords[username], ", ".join(roles))
-    console.print(table)
+        lines.append(f"    {username:<9} {passwords[username]:<24} {', '.join(roles)}")
+    # Plain lines, not a rich table: they must stay whole and copyable in any terminal width.
+    typer.echo("\n".join(lines))
     run_server(settings)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's settings: the demo tenant readable without a token, so any NGSI-LD client sees the city."""
+    public = list(dict.fromkeys([*settings.public_read_tenants, settings.default_tenant]))
+    return settings.model_copy(update={"public_read_tenants": public})
 
 
 @bench_app.command("broker")

@@ -514,7 +514,7 @@ class ContextResolver:
             # JSON-LD would refuse, NGSI-LD simply lets the core win, which the last pass below ensures.
             active = processor._process_context(self._core_active, context, options, override_protected=True)
             active = processor._process_context(active, self._core_local, options, override_protected=True)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - pyld raises many kinds; each becomes a 400 or 503
             cause = _urbis_cause(exc)
             if cause is not None:
                 raise cause from None
@@ -589,7 +589,7 @@ class ContextResolver:
         """Fetch a remote context document, normalised to ``{"@context": …}`` JSON bytes."""
         try:
             document = self._fetcher(url, self.fetch_timeout)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to fetch means "not available"
             raise LdContextNotAvailable(
                 f"the @context {url} could not be retrieved: {exc.__class__.__name__}: {exc}"
             ) from None

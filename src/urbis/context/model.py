@@ -172,9 +172,14 @@ def _normalised_cached(value: str, member: str) -> str:
     return utc_now_iso(parse_datetime(value, member))
 
 
+def _is_one_of(value: Any, names: frozenset[str]) -> bool:
+    # Clients may send a list or object where a name belongs: never hash it.
+    return type(value) is str and value in names
+
+
 def is_geojson_geometry(value: Any) -> bool:
     """Whether ``value`` looks like a GeoJSON geometry object."""
-    return isinstance(value, dict) and value.get("type") in _GEOJSON_TYPES and "coordinates" in value
+    return type(value) is dict and "coordinates" in value and _is_one_of(value.get("type"), _GEOJSON_TYPES)
 
 
 def _check_geometry(value: Any, name: str) -> None:
@@ -186,12 +191,18 @@ def _check_geometry(value: Any, name: str) -> None:
 
 
 def _contains_null(value: Any) -> bool:
-    if value == NGSILD_NULL:
-        return True
-    if isinstance(value, list):
-        return any(_contains_null(item) for item in value)
-    if isinstance(value, dict):
-        return any(_contains_null(item) for item in value.values())
+    # A loop over a stack, not recursion: this runs on every value of every write.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if item == NGSILD_NULL:
+                return True
+        elif kind is list:
+            stack.extend(item)
+        elif kind is dict:
+            stack.extend(item.values())
     return False
 
 
@@ -243,7 +254,7 @@ class InstanceBuilder:
 
     @staticmethod
     def _is_explicit(item: dict[str, Any]) -> bool:
-        return item.get("type") in ATTRIBUTE_TYPES or any(
+        return _is_one_of(item.get("type"), ATTRIBUTE_TYPES) or any(
             member in item for member in ("value", "object", "languageMap", "json", "vocab", "valueList", "objectList")
         )
 
@@ -268,7 +279,7 @@ class InstanceBuilder:
         kind = raw.get("type")
         if kind is None:
             kind = self._infer_type(raw) or PROPERTY
-        if kind not in ATTRIBUTE_TYPES:
+        if not _is_one_of(kind, ATTRIBUTE_TYPES):
             raise BadRequestData(f"attribute '{name}' has an unknown type {kind!r:.100}")
         instance: Instance = {"type": kind}
         member = VALUE_MEMBER[kind]
@@ -309,7 +320,7 @@ class InstanceBuilder:
         return instance
 
     def _looks_like_attribute(self, raw: dict[str, Any]) -> bool:
-        return ("type" in raw and raw["type"] in ATTRIBUTE_TYPES) or self._infer_type(raw) is not None
+        return _is_one_of(raw.get("type"), ATTRIBUTE_TYPES) or self._infer_type(raw) is not None
 
     @staticmethod
     def _infer_type(raw: dict[str, Any]) -> str | None:

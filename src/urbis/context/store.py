@@ -312,17 +312,21 @@ class EntityStore:
         self._bulk_insert(conn, entity_geo, rows.geo)
 
     def _bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Insert many rows: COPY on PostgreSQL (several times faster than row-by-row), else executemany."""
+        """Insert many rows with the driver's fastest path: COPY on PostgreSQL, executemany on SQLite."""
         if not rows:
             return
-        if not self.is_postgres or len(rows) < 50:
-            conn.execute(insert(table), rows)
-            return
         columns = [column.name for column in table.columns]
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[name] for name in columns])
+        if self.is_postgres:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[name] for name in columns])
+            return
+        placeholders = ", ".join("?" for _ in columns)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})",
+            [tuple(row[name] for name in columns) for row in rows],
+        )
 
     # -- queries ---------------------------------------------------------------------------
 

@@ -881,7 +881,7 @@ def _equality_matcher(item: Value | Range, expand: Expand) -> Matcher:
     if item.kind in ("string", "uri"):
         try:
             alias = expand(wanted)
-        except Exception:  # not expandable: the value can only match literally
+        except Exception:  # noqa: BLE001 - not expandable: the value can only match literally
             alias = wanted
 
     def equal(element: Any, vocab: bool) -> bool | None:

@@ -29,8 +29,9 @@ MAX_DNF_TERMS = 1024
 
 _WS = " \t\r\n"
 _STOP = frozenset(",|;()") | frozenset(_WS)
-# Characters that cannot appear in a type name (they break URLs or the query languages).
-_BAD_NAME = re.compile(r"[\"'<>=\[\]\\{}`^]")
+# Characters that cannot appear in a type name (they break URLs or the query languages); control
+# characters too: PostgreSQL refuses a NUL in a text parameter, which made ``type=T%00`` a 500.
+_BAD_NAME = re.compile(r"[\"'<>=\[\]\\{}`^\x00-\x1f\x7f]")
 
 
 class TypeExpr:

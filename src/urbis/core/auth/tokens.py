@@ -122,7 +122,7 @@ def decode_token(token: str, settings: Settings, *, now: datetime | None = None)
         raise Unauthenticated("invalid access token: bad 'tenant'")
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise Unauthenticated("invalid access token: bad 'roles'")
-    if kind not in TOKEN_KINDS:
+    if not isinstance(kind, str) or kind not in TOKEN_KINDS:
         raise Unauthenticated("invalid access token: bad 'kind'")
     return Actor(subject=subject, tenant=tenant, roles=frozenset(roles), kind=kind)
 

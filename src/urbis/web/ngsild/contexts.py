@@ -50,7 +50,9 @@ async def list_contexts(request: Request) -> Response:
     check_params(request, ("details", "kind"))
     await require_read(request, tenant_of(request))
     negotiate(request)
-    contexts = resolver_of(request).list_contexts(details=_flag(request, "details"), kind=request.query_params.get("kind"))
+    contexts = resolver_of(request).list_contexts(
+        details=_flag(request, "details"), kind=request.query_params.get("kind")
+    )
     return Response(content=orjson.dumps(contexts), media_type=JSON)
 
 
