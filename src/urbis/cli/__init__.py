@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from urbis.cli.docs import docs_app
 from urbis.cli.users import token_app, user_app

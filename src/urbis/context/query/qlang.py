@@ -50,6 +50,7 @@ from functools import lru_cache
 from typing import Any
 
 from urbis.context.model import LANGUAGE_PROPERTY, VALUE_MEMBER, VOCAB_PROPERTY, Entity
+from urbis.context.query.scanner import WHITESPACE, Scanner
 from urbis.core.errors import InvalidRequest, UrbisError
 
 Expand = Callable[[str], str]
@@ -65,7 +66,7 @@ OPERATORS = ("==", "!=", ">", ">=", "<", "<=", "~=", "!~=")
 _OPERATORS_BY_LENGTH = ("!~=", "==", "!=", ">=", "<=", "~=", ">", "<")
 _ORDERING = frozenset({">", ">=", "<", "<="})
 
-_WS = " \t\r\n"
+_WS = WHITESPACE
 # Characters that end a name segment; a full IRI may contain dots, so it has its own set.
 _NAME_STOP = frozenset(".[]=!<>~;|()\"',") | frozenset(_WS)
 _IRI_STOP = _NAME_STOP - {"."}
@@ -243,25 +244,8 @@ def parse_q(text: str) -> QNode:
         raise InvalidRequest(f"q could not be parsed: {exc.__class__.__name__}") from exc
 
 
-class _QParser:
-    def __init__(self, text: str):
-        self.text = text
-        self.pos = 0
-        self.depth = 0
-
-    # -- helpers -------------------------------------------------------------
-
-    def error(self, message: str, pos: int | None = None) -> InvalidRequest:
-        at = self.pos if pos is None else pos
-        near = self.text[max(0, at - 12) : at + 12]
-        return InvalidRequest(f"invalid q at position {at + 1}: {message} (near {near!r})")
-
-    def peek(self) -> str:
-        return self.text[self.pos] if self.pos < len(self.text) else ""
-
-    def skip_ws(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] in _WS:
-            self.pos += 1
+class _QParser(Scanner):
+    language = "q"
 
     # -- logic ---------------------------------------------------------------
 

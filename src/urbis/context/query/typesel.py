@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import product
 
+from urbis.context.query.scanner import WHITESPACE, Scanner
 from urbis.core.errors import InvalidRequest, TooComplexQuery, UrbisError
 
 Expand = Callable[[str], str]
@@ -27,7 +28,7 @@ MAX_DEPTH = 32
 #: Largest DNF handed to the store; beyond it the selection is refused as too complex.
 MAX_DNF_TERMS = 1024
 
-_WS = " \t\r\n"
+_WS = WHITESPACE
 _STOP = frozenset(",|;()") | frozenset(_WS)
 # Characters that cannot appear in a type name (they break URLs or the query languages); control
 # characters too: PostgreSQL refuses a NUL in a text parameter, which made ``type=T%00`` a 500.
@@ -183,23 +184,8 @@ def parse_type_selection(text: str) -> TypeExpr:
         raise InvalidRequest(f"the type selection could not be parsed: {exc.__class__.__name__}") from exc
 
 
-class _Parser:
-    def __init__(self, text: str):
-        self.text = text
-        self.pos = 0
-        self.depth = 0
-
-    def error(self, message: str, pos: int | None = None) -> InvalidRequest:
-        at = self.pos if pos is None else pos
-        near = self.text[max(0, at - 12) : at + 12]
-        return InvalidRequest(f"invalid type selection at position {at + 1}: {message} (near {near!r})")
-
-    def peek(self) -> str:
-        return self.text[self.pos] if self.pos < len(self.text) else ""
-
-    def skip_ws(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] in _WS:
-            self.pos += 1
+class _Parser(Scanner):
+    language = "type selection"
 
     def parse(self) -> TypeExpr:
         expr = self.parse_or()
