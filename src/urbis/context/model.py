@@ -104,10 +104,10 @@ NGSILD_NULL = "urn:ngsi-ld:null"
 # ---------------------------------------------------------------------------
 
 
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f<>\"{}|\\^`]+$")
 # Names that may not appear in an attribute or type name (clause 4.6.2: the characters
 # that break the query language or URLs).
-_BAD_NAME = re.compile(r"[\s<>\"'=;()\[\]\\]")
+_BAD_NAME = re.compile(r"[\s\x00-\x1f\x7f<>\"'=;()\[\]\\]")
 _GEOJSON_TYPES = frozenset({"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"})
 
 Expand = Callable[[str], str]

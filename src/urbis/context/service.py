@@ -317,7 +317,6 @@ class ContextService:
         now = self.now()
         events: list[EntityChanged] = []
         with self.db.write() as conn:
-            self._ensure_tenant(conn, tenant)
             stored = self.store.get_many(conn, tenant, [e["id"] for e in items], for_update=True)
             previous = (
                 {entity_id: copy.deepcopy(doc) for entity_id, doc in stored.items()} if self._wants_events() else {}
@@ -363,6 +362,8 @@ class ContextService:
                     succeeded.add(entity_id)
                     result.success.append(entity_id)
             result.created = list(created)
+            if created:  # a batch that creates nothing must not create its tenant either
+                self._ensure_tenant(conn, tenant)
             self.store.insert_many(conn, tenant, list(created.values()))
             self.store.update_many(conn, tenant, list(changed.values()))
         if created and self.store.note_growth(len(created)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Request
@@ -159,7 +160,9 @@ async def create_entity(request: Request) -> Response:
     body, ctx = await read_entity_body(request)
     entity = build_entity(strip_context(body), ctx.expand, utc_now_iso())
     await call(service_of(request).create_entity, tenant, entity)
-    return Response(status_code=201, headers={"Location": f"{PREFIX}/entities/{entity['id']}"})
+    # Headers are ASCII: ids with other characters are percent-encoded (RFC 3986).
+    location = f"{PREFIX}/entities/{quote(entity['id'], safe=':/#?=&;,+@!$*()~-._')}"
+    return Response(status_code=201, headers={"Location": location})
 
 
 @both_slashes(router, "/entities", ["GET"], summary="Query entities")
