@@ -9,11 +9,18 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 
 from urbis.app import create_app
 from urbis.core.db import Database, create_throwaway_engine
 from urbis.core.settings import Settings
+
+# In CI the property tests replay the same examples every run, so a landing never hangs on a lucky
+# draw; on a developer's machine they explore new examples each time.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 POSTGRES_ADMIN_URL = os.environ.get("URBIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_SERVICES = os.environ.get("URBIS_REQUIRE_SERVICES") == "1"

@@ -92,11 +92,30 @@ INSTANCE_MEMBERS = frozenset(
 #: Members of an entity that are not attributes.
 ENTITY_MEMBERS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "deletedAt", "@context"})
 
+#: The expanded IRI of the ``scope`` member (core context).
+SCOPE_IRI = "https://uri.etsi.org/ngsi-ld/scope"
+
 #: GeoProperties with a meaning of their own in the specification.
 GEO_ATTRIBUTES = ("location", "observationSpace", "operationSpace")
 
 #: The NGSI-LD Null: deletes an attribute or instance in merge and update.
 NGSILD_NULL = "urn:ngsi-ld:null"
+#: Members only the broker writes (showChanges notifications, proofs): never accepted on input (4.5.2.2).
+OUTPUT_ONLY_MEMBERS = frozenset(
+    {
+        "previousValue",
+        "previousObject",
+        "previousLanguageMap",
+        "previousJson",
+        "previousVocab",
+        "previousValueList",
+        "previousObjectList",
+        "entityIdSealed",
+        "entityTypeSealed",
+    }
+)
+#: Core-context terms of non-reified properties: never attribute names (clause 4.5.1).
+RESERVED_ATTRIBUTE_NAMES = frozenset({"datasetId", "instanceId", "observedAt", "unitCode", "lang", "objectType"})
 
 
 # ---------------------------------------------------------------------------
@@ -126,7 +145,7 @@ def is_uri(value: Any) -> bool:
 
 def check_entity_id(value: Any) -> str:
     """Return ``value`` if it is a valid entity id, else raise BadRequestData."""
-    if not is_uri(value):
+    if not is_uri(value) or value == NGSILD_NULL:  # the NGSI-LD Null names nothing (suite 554_01_01)
         raise BadRequestData(f"entity id must be a URI (e.g. urn:ngsi-ld:Type:local-id), got {value!r:.200}")
     return str(value)
 
@@ -298,7 +317,11 @@ class InstanceBuilder:
                 if not is_uri(item) or item == NGSILD_NULL:
                     raise BadRequestData(f"datasetId of '{name}' must be a URI, got {item!r:.100}")
                 instance["datasetId"] = item
+            elif key in OUTPUT_ONLY_MEMBERS:
+                raise BadRequestData(f"'{key}' of '{name}' is set by the broker, never by a client (4.5.2.2)")
             elif key == "unitCode":
+                if kind in (RELATIONSHIP, LIST_RELATIONSHIP):
+                    raise BadRequestData(f"Relationship '{name}' is unitless: no unitCode (4.5.3.2)")
                 if not isinstance(item, str) or not item:
                     raise BadRequestData(f"unitCode of '{name}' must be a non-empty string")
                 instance["unitCode"] = self._null_or(item, self._not_null(name, key))
@@ -454,6 +477,9 @@ def build_entity(
     for name, raw in payload.items():
         if name in ENTITY_MEMBERS or name in ("@id", "@type"):
             continue
+        if name in RESERVED_ATTRIBUTE_NAMES:
+            # Core terms of non-reified properties name no attribute (clause 4.5.1; suite 451_01).
+            raise BadRequestData(f"'{name}' is a member of attributes, not an attribute name")
         entity["attrs"][expand(check_name(name))] = builder.attribute(name, raw)
     return entity
 
@@ -553,10 +579,35 @@ def append_attributes(
     return updated, not_updated
 
 
+def append_scope(existing: Entity, scopes: list[str], now: str, *, no_overwrite: bool = False) -> None:
+    """Append Attributes with a scope (4.18): replace it, or with noOverwrite add to the existing scopes."""
+    if no_overwrite and existing.get("scope"):
+        existing["scope"] = list(dict.fromkeys([*existing["scope"], *scopes]))
+    else:
+        existing["scope"] = list(scopes)
+    existing["modifiedAt"] = now
+
+
+def update_scope(existing: Entity, scopes: list[str], now: str) -> bool:
+    """Update Attributes with a scope (4.18): replace an existing scope; False when the entity has none."""
+    if not existing.get("scope"):
+        return False
+    existing["scope"] = list(scopes)
+    existing["modifiedAt"] = now
+    return True
+
+
 def update_attributes(existing: Entity, fragment: Entity, now: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """Update attributes that exist; others are reported as not updated (clause 5.6.2)."""
+    """Update attributes that exist; others are reported as not updated (clause 5.6.2).
+
+    Entity types in the fragment are added to the entity's types (4.16; suite 011_06).
+    """
     updated: list[str] = []
     not_updated: list[tuple[str, str]] = []
+    type_count = len(existing["type"])
+    _merge_types(existing, fragment)
+    if len(existing["type"]) != type_count:
+        existing["modifiedAt"] = now
     for name, instances in fragment["attrs"].items():
         current = existing["attrs"].get(name)
         if current is None:
@@ -666,6 +717,9 @@ def replace_entity(existing: Entity, replacement: Entity, now: str) -> Entity:
 
 def delete_attribute(existing: Entity, name: str, *, dataset_id: str | None = None, delete_all: bool = False) -> bool:
     """Delete an attribute (or one instance of it); False when there was nothing to delete."""
+    if name == SCOPE_IRI and dataset_id is None:
+        # The scope is no attribute, but the Delete Attribute operation removes it (4.18; suite 013_04).
+        return existing.pop("scope", None) is not None
     current = existing["attrs"].get(name)
     if current is None:
         return False

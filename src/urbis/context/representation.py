@@ -6,8 +6,9 @@ Pure functions: the caller supplies ``compact`` (IRI -> term of the request's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from urbis.context.model import (
@@ -26,6 +27,44 @@ from urbis.context.model import (
 
 Compact = Callable[[str], str]
 Format = Literal["normalized", "concise", "keyValues"]
+#: ``pick``/``omit`` as a tree (clause 4.21): member name -> the projection of the entities its
+#: Relationship links to (``locatedAt{id,name}``), or None for a plain name.
+Projection = dict[str, "Projection | None"]
+
+_PROJECTION_NAME = re.compile(r"[^,{}\s;()\[\]\"'<>=|!&]+")
+
+
+def parse_projection(raw: str) -> Projection:
+    """Parse ``pick``/``omit`` (``id,locatedAt{id,name}``); ValueError when malformed."""
+    raw = re.sub(r"\s+", "", raw)
+    position = 0
+
+    def level(depth: int) -> Projection:
+        nonlocal position
+        out: Projection = {}
+        while True:
+            match = _PROJECTION_NAME.match(raw, position)
+            if match is None:
+                raise ValueError(f"an attribute name is expected at position {position}")
+            name = match.group()
+            position = match.end()
+            sub: Projection | None = None
+            if raw.startswith("{", position):
+                position += 1
+                sub = level(depth + 1)
+                if not raw.startswith("}", position):
+                    raise ValueError("a '{' is not closed")
+                position += 1
+            out[name] = sub
+            if raw.startswith(",", position):
+                position += 1
+                continue
+            if position == len(raw) or (depth > 0 and raw.startswith("}", position)):
+                return out
+            raise ValueError(f"unexpected character {raw[position]!r} at position {position}")
+
+    return level(0)
+
 
 _METADATA = ("observedAt", "unitCode", "datasetId", "lang")
 _SYSTEM = ("createdAt", "modifiedAt")
@@ -45,6 +84,22 @@ class RenderOptions:
     omit: frozenset[str] | None = None  # compacted member names to drop
     lang: tuple[str, ...] | None = None  # language preference for LanguageProperties
     dataset_ids: frozenset[str] | None = None  # keep only these instances ("@none" = default)
+    #: ``pick``/``omit`` with what applies to linked entities (join); derived pick/omit sets above
+    projection: Projection | None = None
+    projection_kind: Literal["pick", "omit"] | None = None
+
+
+def projection_options(
+    options: RenderOptions, projection: Projection | None, kind: Literal["pick", "omit"]
+) -> RenderOptions:
+    """``options`` with ``pick`` or ``omit`` set from a projection tree (None: no projection)."""
+    if projection is None:
+        return replace(options, pick=None, omit=None, projection=None, projection_kind=None)
+    if kind == "pick":
+        return replace(options, pick=frozenset(projection), omit=None, projection=projection, projection_kind=kind)
+    # In omit, ``rel{...}`` keeps the Relationship and only projects what it links to.
+    dropped = frozenset(name for name, sub in projection.items() if sub is None)
+    return replace(options, pick=None, omit=dropped, projection=projection, projection_kind=kind)
 
 
 def _language_ranges(preferences: tuple[str, ...]) -> list[str]:
@@ -141,6 +196,23 @@ class Renderer:
         if options.omit is not None:
             out = {k: v for k, v in out.items() if k not in options.omit}
         return out
+
+    def follows(self, name: str) -> bool:
+        """Whether linked entity retrieval follows the Relationship ``name`` (not projected away)."""
+        if self.options.projection_kind == "pick":
+            return self.options.projection is not None and name in self.options.projection
+        if self.options.projection_kind == "omit":
+            return self.options.omit is None or name not in self.options.omit
+        return True
+
+    def for_link(self, name: str) -> Renderer:
+        """The renderer of entities linked through ``name``: its nested projection, else none."""
+        options = self.options
+        if options.projection is None or options.projection_kind is None:
+            return self
+        return Renderer(
+            self.compact, projection_options(options, options.projection.get(name), options.projection_kind)
+        )
 
     def instance(self, instance: Instance) -> Any:
         """One attribute instance in the requested representation."""

@@ -214,6 +214,9 @@ class ContextService:
 
         def change(current: Entity, now: str) -> UpdateResult:
             updated, not_updated = model.append_attributes(current, fragment, now, no_overwrite=no_overwrite)
+            if "scope" in fragment:
+                model.append_scope(current, fragment["scope"], now, no_overwrite=no_overwrite)
+                updated.append(model.SCOPE_IRI)
             return UpdateResult(updated, not_updated)
 
         result: UpdateResult = self._change(tenant, entity_id, change)
@@ -224,6 +227,11 @@ class ContextService:
 
         def change(current: Entity, now: str) -> UpdateResult:
             updated, not_updated = model.update_attributes(current, fragment, now)
+            if "scope" in fragment:
+                if model.update_scope(current, fragment["scope"], now):
+                    updated.append(model.SCOPE_IRI)
+                else:
+                    not_updated.append((model.SCOPE_IRI, "the entity has no scope to update"))
             return UpdateResult(updated, not_updated)
 
         result: UpdateResult = self._change(tenant, entity_id, change)
@@ -248,6 +256,9 @@ class ContextService:
                 if not instances:
                     del current["attrs"][name]
             else:
+                # A partial update patches members of the attribute; it cannot change its type (5.6.4).
+                if "type" in patch and patch["type"] != instances[index].get("type"):
+                    raise BadRequestData(f"attribute {name} is a {instances[index].get('type')}, not a {patch['type']}")
                 instances[index] = model.merge_instance(instances[index], patch, now)
             current["modifiedAt"] = now
 

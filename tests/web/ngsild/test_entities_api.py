@@ -444,8 +444,9 @@ def test_format_wins_over_options(client: TestClient) -> None:
 def test_conflicting_representations_are_400(client: TestClient) -> None:
     entity_id = create(client, {"id": new_id(), "type": "Thing"})
     assert_problem(client.get(f"{E}/{entity_id}", params={"options": "keyValues,concise"}), 400, "BadRequestData")
-    assert_problem(client.get(f"{E}/{entity_id}", params={"format": "fancy"}), 400, "BadRequestData")
-    assert_problem(client.get(f"{E}/{entity_id}", params={"options": "fancy"}), 400, "BadRequestData")
+    # Unknown representations are InvalidRequest (ETSI 018_16).
+    assert_problem(client.get(f"{E}/{entity_id}", params={"format": "fancy"}), 400, "InvalidRequest")
+    assert_problem(client.get(f"{E}/{entity_id}", params={"options": "fancy"}), 400, "InvalidRequest")
 
 
 def test_concise_input_is_accepted_and_normalized(client: TestClient) -> None:
@@ -549,7 +550,8 @@ def test_attrs_restricts_the_attributes(client: TestClient) -> None:
         "temperature": entity["temperature"],
         "owner": entity["owner"],
     }
-    assert fetch(client, entity["id"], attrs="nothingLikeThis") == {"id": entity["id"], "type": "Building"}
+    # None of the requested attributes: ResourceNotFound (clause 5.7.1; ETSI 018_03_02).
+    assert client.get(f"{E}/{entity['id']}", params={"attrs": "nothingLikeThis"}).status_code == 404
 
 
 def test_pick_and_omit(client: TestClient) -> None:

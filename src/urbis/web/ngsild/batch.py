@@ -10,13 +10,15 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from urbis.context.jsonld import LdContext
+from urbis.context.linking import MAX_JOIN_LEVEL
 from urbis.context.model import Entity, build_entity, is_uri, utc_now_iso
 from urbis.context.representation import Renderer
 from urbis.context.service import BatchResult, EntitySelector, QueryParams
-from urbis.core.errors import BadRequestData, UrbisError
+from urbis.core.errors import BadRequestData, InvalidRequest, UrbisError
 from urbis.web.deps import require_read, require_write
 from urbis.web.errors import problem_of
 from urbis.web.ngsild.common import (
+    GEO_JSON,
     JSON,
     JSON_LD,
     PREFIX,
@@ -38,7 +40,7 @@ from urbis.web.ngsild.common import (
     strip_context,
     tenant_of,
 )
-from urbis.web.ngsild.entities import REPRESENTATION_OPTIONS, service_of
+from urbis.web.ngsild.entities import REPRESENTATION_OPTIONS, joined_entities, service_of
 
 router = APIRouter(prefix=PREFIX, tags=["NGSI-LD batch operations"])
 
@@ -248,7 +250,7 @@ async def batch_query(request: Request) -> Response:
     )
     tenant = tenant_of(request)
     await require_read(request, tenant)
-    media = negotiate(request)
+    media = negotiate(request, geo=True)  # GeoJSON too, as GET /entities (suite 019_02_05)
     body_media = content_type(request)
     body = await read_json(request)
     if not isinstance(body, dict):
@@ -259,7 +261,7 @@ async def batch_query(request: Request) -> Response:
     limit, offset, count = paging(request)
     # One entity beyond the page tells whether a next page exists without counting them all.
     query = _query_from_body(strip_context(body), limit + 1 if limit else 0, offset, count)
-    options = parse_options(request, REPRESENTATION_OPTIONS)
+    options = parse_options(request, REPRESENTATION_OPTIONS, invalid=InvalidRequest)
     render = render_options(request, ctx, options)
     if render.attrs is None and query.attrs:
         # The body's attrs project the result as the attrs parameter does (clause 5.7.2).
@@ -275,4 +277,30 @@ async def batch_query(request: Request) -> Response:
     links = page_links(request, limit, offset, len(found), total if total is not None or more else offset + len(found))
     if links:
         headers["Link"] = links
+    if media == GEO_JSON:
+        geometry = body.get("geometryProperty") or "location"
+        if not isinstance(geometry, str):
+            raise BadRequestData("'geometryProperty' must be an attribute name")
+        collection = renderer.geojson_collection(found, ctx.expand(geometry))
+        return ngsild_response(collection, ctx, media, headers=headers)
+    join, level = _body_join(strip_context(body))
+    if join is not None:
+        # Suite 019_24: linked entity retrieval with join/joinLevel in the Query body.
+        joined = await call(joined_entities, service_of(request), tenant, found, renderer, ctx, join, level)
+        return ngsild_response(joined, ctx, media, headers=headers)
     return ngsild_response([renderer.entity(e) for e in found], ctx, media, headers=headers)
+
+
+def _body_join(body: dict[str, Any]) -> tuple[str | None, int]:
+    """``join`` (flat or inline) and ``joinLevel`` (default 1) of a Query body."""
+    join = body.get("join")
+    if join in (None, "@none"):
+        return None, 0
+    if join not in ("flat", "inline"):
+        raise BadRequestData(f"join must be flat, inline or @none, got {join!r:.40}")
+    level = body.get("joinLevel", 1)
+    if isinstance(level, str) and level.isascii() and level.isdigit():
+        level = int(level)
+    if not isinstance(level, int) or isinstance(level, bool) or level < 0:
+        raise BadRequestData(f"joinLevel must be a non-negative integer, got {level!r:.40}")
+    return join, min(level, MAX_JOIN_LEVEL)

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from urbis.context.jsonld import ContextResolver, LdContext
-from urbis.context.representation import RenderOptions
+from urbis.context.representation import Projection, RenderOptions, parse_projection, projection_options
 from urbis.core.errors import (
     BadRequestData,
     InvalidRequest,
@@ -32,6 +32,7 @@ MERGE_PATCH = "application/merge-patch+json"
 CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
 
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
+MAX_OFFSET = 2**31 - 1
 _TENANT = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 T = TypeVar("T")
@@ -84,12 +85,17 @@ def check_params(request: Request, allowed: Iterable[str]) -> None:
 
 
 def negotiate(request: Request, *, geo: bool = False) -> str:
-    """The response media type from ``Accept``; 406 when none can be produced."""
+    """The response media type from ``Accept``; 406 when none can be produced.
+
+    Each offered type takes the weight of the most specific range that covers it; among the
+    best-weighted ones, the order of clause 6.3.4 decides (json, ld+json, geo+json), not the
+    order of the header (suite 045_02).
+    """
     accept = request.headers.get("accept")
     if not accept:
         return JSON
-    ranges: list[tuple[float, int, str]] = []
-    for position, part in enumerate(accept.split(",")):
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
         fields = [f.strip() for f in part.split(";")]
         media = fields[0].lower()
         quality = 1.0
@@ -99,15 +105,16 @@ def negotiate(request: Request, *, geo: bool = False) -> str:
                     quality = float(item[2:])
                 except ValueError:
                     quality = 0.0
-        if media and quality > 0:
-            ranges.append((-quality, position, media))
-    for _, _, media in sorted(ranges):
-        if media in (JSON, JSON_LD):
-            return media
-        if media == GEO_JSON and geo:
-            return GEO_JSON
-        if media in ("*/*", "application/*"):
-            return JSON
+        if media:
+            weights[media] = max(weights.get(media, 0.0), quality)
+    best: str | None = None
+    best_quality = 0.0
+    for offer in (JSON, JSON_LD, GEO_JSON) if geo else (JSON, JSON_LD):
+        quality = next((weights[m] for m in (offer, "application/*", "*/*") if m in weights), 0.0)
+        if quality > best_quality:
+            best, best_quality = offer, quality
+    if best is not None:
+        return best
     raise NotAcceptable(f"cannot produce any of the accepted media types ({accept[:200]}); offered: {JSON}, {JSON_LD}")
 
 
@@ -223,8 +230,13 @@ def ngsild_response(
     *,
     status: int = 200,
     headers: dict[str, str] | None = None,
+    geo_context_in_body: bool = True,
 ) -> Response:
-    """A JSON, JSON-LD or GeoJSON response with the @context where NGSI-LD puts it."""
+    """A JSON, JSON-LD or GeoJSON response with the @context where NGSI-LD puts it.
+
+    ``geo_context_in_body=False`` (``Prefer: body=json``, clause 6.3.6) leaves the @context out of
+    a GeoJSON body; the Link header carries it.
+    """
     out_headers = dict(headers or {})
     if media == JSON_LD:
         if isinstance(data, list):
@@ -232,7 +244,7 @@ def ngsild_response(
         elif isinstance(data, dict):
             data = {"@context": ctx.source, **data}
     else:
-        if media == GEO_JSON and isinstance(data, dict):
+        if media == GEO_JSON and isinstance(data, dict) and geo_context_in_body:
             # A GeoJSON Feature or FeatureCollection carries its @context as a top-level member
             # (clause 6.3.15; the suite's 018_05/019_05 expectations); the Link header stays as well.
             data = {**data, "@context": ctx.source}
@@ -241,13 +253,21 @@ def ngsild_response(
     return Response(content=orjson.dumps(data), status_code=status, media_type=media, headers=out_headers)
 
 
+def geo_context_in_body(request: Request) -> bool:
+    """False when ``Prefer: body=json`` asks for a GeoJSON body without @context (clause 6.3.6)."""
+    prefer = request.headers.get("prefer", "").replace(" ", "").lower()
+    return "body=json" not in prefer.split(",")
+
+
 def no_content(headers: dict[str, str] | None = None) -> Response:
     """204 with no body."""
     return Response(status_code=204, headers=headers)
 
 
-def parse_options(request: Request, allowed: Iterable[str]) -> set[str]:
-    """The ``options`` parameter as a set, checked against ``allowed``."""
+def parse_options(
+    request: Request, allowed: Iterable[str], *, invalid: type[BadRequestData | InvalidRequest] = BadRequestData
+) -> set[str]:
+    """The ``options`` parameter as a set, checked against ``allowed`` (else an ``invalid`` error)."""
     raw = request.query_params.get("options")
     if raw is None:
         return set()
@@ -255,9 +275,7 @@ def parse_options(request: Request, allowed: Iterable[str]) -> set[str]:
     allowed_set = set(allowed)
     unknown = options - allowed_set
     if unknown:
-        raise BadRequestData(
-            f"unknown option(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed_set))}"
-        )
+        raise invalid(f"unknown option(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed_set))}")
     return options
 
 
@@ -277,7 +295,8 @@ def render_options(request: Request, ctx: LdContext, options: set[str]) -> Rende
     chosen = {"keyValues", "simplified", "concise", "normalized"} & options
     if fmt is not None:
         if fmt not in ("keyValues", "simplified", "concise", "normalized"):
-            raise BadRequestData(f"unknown format {fmt!r}; use normalized, concise or keyValues")
+            # An unknown representation is an invalid request (suite 018_16), as unknown options are.
+            raise InvalidRequest(f"unknown format {fmt!r}; use normalized, concise or keyValues")
         chosen = {fmt}
     if len(chosen) > 1:
         raise BadRequestData(f"conflicting representations requested: {', '.join(sorted(chosen))}")
@@ -285,21 +304,37 @@ def render_options(request: Request, ctx: LdContext, options: set[str]) -> Rende
     if representation == "simplified":
         representation = "keyValues"
     attrs = _names(params.get("attrs"))
-    pick = _names(params.get("pick"))
-    omit = _names(params.get("omit"))
+    pick = _projection(params.get("pick"), "pick")
+    omit = _projection(params.get("omit"), "omit")
     if pick is not None and omit is not None:
         raise BadRequestData("pick and omit cannot be used together")
+    if attrs is not None and (pick is not None or omit is not None):
+        # Suite 019_18_02/03: attrs is the older projection; it does not combine with pick or omit.
+        raise BadRequestData("attrs cannot be used together with pick or omit")
     lang = params.get("lang")
     dataset = _names(params.get("datasetId"))
-    return RenderOptions(
+    rendered = RenderOptions(
         format=representation,  # type: ignore[arg-type]
         sys_attrs="sysAttrs" in options,
         attrs=frozenset(ctx.expand(a) for a in attrs) if attrs else None,
-        pick=frozenset(pick) if pick else None,
-        omit=frozenset(omit) if omit else None,
         lang=tuple(part.strip() for part in lang.split(",")) if lang else None,
         dataset_ids=frozenset(dataset) if dataset else None,
     )
+    if pick is not None:
+        return projection_options(rendered, pick, "pick")
+    if omit is not None:
+        return projection_options(rendered, omit, "omit")
+    return rendered
+
+
+def _projection(raw: str | None, name: str) -> Projection | None:
+    """``pick`` or ``omit`` parsed (clause 4.21); a malformed one is a 400 (suite 019_18)."""
+    if raw is None:
+        return None
+    try:
+        return parse_projection(raw)
+    except ValueError as exc:
+        raise BadRequestData(f"invalid {name} {raw!r:.80}: {exc}") from None
 
 
 def paging(request: Request) -> tuple[int, int, bool]:
@@ -317,6 +352,8 @@ def paging(request: Request) -> tuple[int, int, bool]:
 
     limit = integer("limit", settings.page_default)
     offset = integer("offset", 0)
+    if offset > MAX_OFFSET:  # beyond what a database integer holds: refuse rather than overflow
+        raise BadRequestData(f"offset may be at most {MAX_OFFSET}, got {offset}")
     if limit > settings.page_max:
         raise TooManyResults(f"limit {limit} exceeds the maximum page size of {settings.page_max}")
     count_raw = params.get("count", "false")

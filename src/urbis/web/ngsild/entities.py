@@ -10,11 +10,19 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from urbis.context.jsonld import LdContext
-from urbis.context.linking import MAX_JOIN_LEVEL, collect_linked, inline_links
-from urbis.context.model import Entity, InstanceBuilder, build_entity, check_entity_id, utc_now_iso
+from urbis.context.linking import MAX_JOIN_LEVEL, collect_linked, flat_links, inline_links
+from urbis.context.model import (
+    ENTITY_MEMBERS,
+    Entity,
+    InstanceBuilder,
+    build_entity,
+    check_entity_id,
+    check_name,
+    utc_now_iso,
+)
 from urbis.context.representation import Renderer
 from urbis.context.service import ContextService, QueryParams, UpdateResult, parse_ids
-from urbis.core.errors import BadRequestData, NotFound
+from urbis.core.errors import BadRequestData, InvalidRequest, NotFound
 from urbis.web.deps import require_read, require_write
 from urbis.web.ngsild.common import (
     GEO_JSON,
@@ -25,6 +33,7 @@ from urbis.web.ngsild.common import (
     call,
     check_params,
     content_type,
+    geo_context_in_body,
     negotiate,
     ngsild_response,
     no_content,
@@ -142,8 +151,9 @@ def joined_entities(
     """Rendered entities with the entities their Relationships name: appended (flat) or embedded (inline)."""
     linked = collect_linked(entities, lambda ids: service.get_entities(tenant, ids), level)
     if join == "flat":
-        return [renderer.entity(e) for e in entities] + [renderer.entity(e) for e in linked.values()]
-    return [inline_links(renderer.entity(e), e, linked, renderer.entity, ctx.compact, level) for e in entities]
+        reached = flat_links(entities, linked, renderer, ctx.compact, level)
+        return [renderer.entity(e) for e in entities] + [shown_by.entity(e) for e, shown_by in reached]
+    return [inline_links(renderer.entity(e), e, linked, renderer, ctx.compact, level) for e in entities]
 
 
 def geometry_property(request: Request, ctx: LdContext) -> str:
@@ -191,7 +201,7 @@ async def query_entities(request: Request) -> Response:
         offset=offset,
         count=count,
     )
-    options = parse_options(request, REPRESENTATION_OPTIONS)
+    options = parse_options(request, REPRESENTATION_OPTIONS, invalid=InvalidRequest)
     renderer = Renderer(ctx.compact, render_options(request, ctx, options))
     found, total = await call(
         service_of(request).query, tenant, query, ctx.expand, allow_unfiltered=params.get("local") == "true"
@@ -205,11 +215,14 @@ async def query_entities(request: Request) -> Response:
     if links:
         headers["Link"] = links
     data: Any
+    join, level = join_options(request)
     if media == GEO_JSON:
         data = renderer.geojson_collection(found, geometry_property(request, ctx))
+    elif join is not None:
+        data = await call(joined_entities, service_of(request), tenant, found, renderer, ctx, join, level)
     else:
         data = [renderer.entity(entity) for entity in found]
-    return ngsild_response(data, ctx, media, headers=headers)
+    return ngsild_response(data, ctx, media, headers=headers, geo_context_in_body=geo_context_in_body(request))
 
 
 @both_slashes(router, "/entities", ["DELETE"], summary="Purge entities")
@@ -217,13 +230,30 @@ async def purge_entities(request: Request) -> Response:
     """Delete every entity matching a query, or some of their attributes (``keep``/``drop``)."""
     check_params(
         request,
-        {"type", "id", "idPattern", "q", "scopeQ", "keep", "drop", "georel", "geometry", "coordinates", "geoproperty"},
+        {
+            "type",
+            "id",
+            "idPattern",
+            "q",
+            "scopeQ",
+            "keep",
+            "drop",
+            "georel",
+            "geometry",
+            "coordinates",
+            "geoproperty",
+            "local",
+        },
     )
     tenant = tenant_of(request)
     await require_write(request, tenant)
     params = request.query_params
-    if not any(name in params for name in ("type", "id", "idPattern", "q", "scopeQ", "georel")):
-        raise BadRequestData("purging needs at least one of type, id, idPattern, q, scopeQ or a geo-query")
+    # local=true alone is enough: the purge is then limited to this broker (5.6.21.3; suite 060_03_03).
+    local = params.get("local") == "true"
+    if not local and not any(name in params for name in ("type", "id", "idPattern", "q", "scopeQ", "georel")):
+        raise BadRequestData(
+            "purging needs local=true or at least one of type, id, idPattern, q, scopeQ or a geo-query"
+        )
     ctx = await call(get_context, request)
     query = QueryParams(
         ids=parse_ids(params.get("id")),
@@ -251,19 +281,45 @@ async def retrieve_entity(request: Request, entity_id: str) -> Response:
     media = negotiate(request, geo=True)
     check_entity_id(entity_id)
     ctx = await call(get_context, request)
-    options = parse_options(request, REPRESENTATION_OPTIONS)
+    options = parse_options(request, REPRESENTATION_OPTIONS, invalid=InvalidRequest)
     renderer = Renderer(ctx.compact, render_options(request, ctx, options))
     entity = await call(service_of(request).get_entity, tenant, entity_id)
     wanted_type = request.query_params.get("type")
     if wanted_type is not None and ctx.expand(wanted_type) not in entity["type"]:
         raise NotFound(f"entity {entity_id} is not of type {wanted_type}")
+    projection = renderer.options.projection_kind
+    if projection is not None and not renderer.entity(entity):
+        # Nothing of the entity is left after pick/omit (suite 018_19).
+        raise NotFound(f"{projection} leaves no member of entity {entity_id}")
+    wanted_attrs = renderer.options.attrs
+    if wanted_attrs is not None and not wanted_attrs & entity["attrs"].keys():
+        # The entity has none of the requested attributes (clause 5.7.1; suite 018_03_02).
+        raise NotFound(f"entity {entity_id} has none of the requested attributes")
     if media == GEO_JSON:
-        return ngsild_response(renderer.geojson_feature(entity, geometry_property(request, ctx)), ctx, media)
+        feature = renderer.geojson_feature(entity, geometry_property(request, ctx))
+        return ngsild_response(feature, ctx, media, geo_context_in_body=geo_context_in_body(request))
     join, level = join_options(request)
     if join is None:
         return ngsild_response(renderer.entity(entity), ctx, media)
     joined = await call(joined_entities, service_of(request), tenant, [entity], renderer, ctx, join, level)
-    return ngsild_response(joined if join == "flat" else joined[0], ctx, media)
+    # A flat join that found no linked entity answers with the entity alone (suite 018_14_02).
+    return ngsild_response(joined if join == "flat" and len(joined) > 1 else joined[0], ctx, media)
+
+
+async def check_type_selector(request: Request, tenant: str, entity_id: str, ctx: LdContext | None = None) -> None:
+    """The ``type`` selector of a single-entity operation (4.17, 5.6.6.4).
+
+    An entity of none of the given types (``,`` separated) is not found, and nothing is changed
+    (suite 565_01, 566_01).
+    """
+    wanted = request.query_params.get("type")
+    if wanted is None:
+        return
+    if ctx is None:
+        ctx = await call(get_context, request)
+    entity = await call(service_of(request).get_entity, tenant, entity_id)
+    if not any(ctx.expand(t.strip()) in entity["type"] for t in wanted.split(",") if t.strip()):
+        raise NotFound(f"entity {entity_id} is not of type {wanted:.100}")
 
 
 @both_slashes(router, "/entities/{entity_id}", ["DELETE"], summary="Delete an entity")
@@ -272,6 +328,7 @@ async def delete_entity(request: Request, entity_id: str) -> Response:
     check_params(request, {"type", "local", "via"})
     tenant = tenant_of(request)
     await require_write(request, tenant)
+    await check_type_selector(request, tenant, entity_id)
     await call(service_of(request).delete_entity, tenant, entity_id)
     return no_content()
 
@@ -285,6 +342,7 @@ async def replace_entity(request: Request, entity_id: str) -> Response:
     check_entity_id(entity_id)
     body, ctx = await read_entity_body(request)
     entity = build_entity(strip_context(body), ctx.expand, utc_now_iso(), entity_id=entity_id)
+    await check_type_selector(request, tenant, entity_id, ctx)
     await call(service_of(request).replace_entity, tenant, entity_id, entity)
     return no_content()
 
@@ -301,6 +359,7 @@ async def merge_entity(request: Request, entity_id: str) -> Response:
     fragment = build_entity(
         strip_context(body), ctx.expand, utc_now_iso(), entity_id=entity_id, require_type=False, allow_null=True
     )
+    await check_type_selector(request, tenant, entity_id, ctx)
     await call(service_of(request).merge_entity, tenant, entity_id, fragment)
     return no_content()
 
@@ -315,6 +374,7 @@ async def append_attributes(request: Request, entity_id: str) -> Response:
     check_entity_id(entity_id)
     body, ctx = await read_entity_body(request)
     fragment = build_entity(strip_context(body), ctx.expand, utc_now_iso(), entity_id=entity_id, require_type=False)
+    await check_type_selector(request, tenant, entity_id, ctx)
     result = await call(
         service_of(request).append_attributes, tenant, entity_id, fragment, no_overwrite="noOverwrite" in options
     )
@@ -328,10 +388,12 @@ async def update_attributes(request: Request, entity_id: str) -> Response:
     tenant = tenant_of(request)
     await require_write(request, tenant)
     check_entity_id(entity_id)
-    body, ctx = await read_entity_body(request)
+    # Every PATCH also accepts application/merge-patch+json (clause 6.3.4).
+    body, ctx = await read_entity_body(request, merge_patch=True)
     fragment = build_entity(
         strip_context(body), ctx.expand, utc_now_iso(), entity_id=entity_id, require_type=False, allow_null=True
     )
+    await check_type_selector(request, tenant, entity_id, ctx)
     result = await call(service_of(request).update_attributes, tenant, entity_id, fragment)
     return update_result_response(result, ctx)
 
@@ -339,7 +401,17 @@ async def update_attributes(request: Request, entity_id: str) -> Response:
 def _attribute_body(body: Any) -> Any:
     if not isinstance(body, dict):
         raise BadRequestData("an attribute must be a JSON object")
-    return strip_context(body)
+    fragment = strip_context(body)
+    if not fragment:
+        raise BadRequestData("the attribute fragment is empty")
+    return fragment
+
+
+def _check_attribute_path(attr_id: str) -> None:
+    """An attribute name in the path: entity members and JSON-LD keywords name no attribute (400, not 404)."""
+    if attr_id in ENTITY_MEMBERS or attr_id.startswith("@"):
+        raise BadRequestData(f"{attr_id!r:.100} is not an attribute name")
+    check_name(attr_id)
 
 
 @both_slashes(router, "/entities/{entity_id}/attrs/{attr_id}", ["PATCH"], summary="Partial attribute update")
@@ -349,13 +421,15 @@ async def partial_attribute_update(request: Request, entity_id: str, attr_id: st
     tenant = tenant_of(request)
     await require_write(request, tenant)
     check_entity_id(entity_id)
-    body, ctx = await read_entity_body(request)
+    _check_attribute_path(attr_id)
+    body, ctx = await read_entity_body(request, merge_patch=True)  # suite 044_01_01
     patch_body = _attribute_body(body)
     builder = InstanceBuilder(ctx.expand, utc_now_iso(), allow_null=True, partial=True)
     patch = builder.instance(attr_id, patch_body)
     if patch_body.get("type") is None:
         patch.pop("type", None)
     dataset_id = patch.pop("datasetId", None) or request.query_params.get("datasetId")
+    await check_type_selector(request, tenant, entity_id, ctx)
     await call(
         service_of(request).partial_update_attribute,
         tenant,
@@ -374,8 +448,10 @@ async def replace_attribute(request: Request, entity_id: str, attr_id: str) -> R
     tenant = tenant_of(request)
     await require_write(request, tenant)
     check_entity_id(entity_id)
+    _check_attribute_path(attr_id)
     body, ctx = await read_entity_body(request)
     instance = InstanceBuilder(ctx.expand, utc_now_iso()).instance(attr_id, _attribute_body(body))
+    await check_type_selector(request, tenant, entity_id, ctx)
     await call(service_of(request).replace_attribute, tenant, entity_id, ctx.expand(attr_id), instance)
     return no_content()
 
@@ -394,6 +470,7 @@ async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Re
     dataset_id = request.query_params.get("datasetId")
     if dataset_id is not None:
         check_entity_id(dataset_id)
+    await check_type_selector(request, tenant, entity_id, ctx)
     await call(
         service_of(request).delete_attribute,
         tenant,
@@ -403,3 +480,20 @@ async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Re
         delete_all=delete_all_raw == "true",
     )
     return no_content()
+
+
+async def missing_entity_id(request: Request) -> Response:
+    """An entity operation whose path has no entity id (``/entities//attrs``, PATCH ``/entities/``): 400."""
+    raise BadRequestData("the entity id is missing from the path")
+
+
+# The suite (011_02_01, 012_02_01, 054_02_02, 056_02_02, ...) and clause 5.6 expect BadRequestData, not 404/405.
+# PUT and PATCH on the collection itself (``/entities``, no slash) stay 405.
+for _path, _methods in (
+    ("/entities/", ["PUT", "PATCH"]),
+    ("/entities//attrs", ["POST", "PATCH"]),
+    ("/entities//attrs/", ["POST", "PATCH"]),
+    ("/entities//attrs/{attr_id}", ["PATCH", "PUT", "DELETE"]),
+    ("/entities//attrs/{attr_id}/", ["PATCH", "PUT", "DELETE"]),
+):
+    router.add_api_route(_path, missing_entity_id, methods=_methods, include_in_schema=False)
