@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from problem_details import assert_problem
 from urbis.core.settings import Settings
 
 CLI = [sys.executable, "-c", "from urbis.cli import main; main()"]
@@ -201,15 +202,6 @@ def backend(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def assert_problem(response: httpx.Response, status: int, error_type: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(JSON)
-    body: dict[str, Any] = response.json()
-    assert body["type"] == ERRORS + error_type, body
-    assert body["title"] and body["detail"] and body["title"] != body["detail"], body
-    return body
 
 
 def streetlight(number: int, **overrides: Any) -> dict[str, Any]:

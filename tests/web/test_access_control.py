@@ -17,9 +17,9 @@ import pytest
 from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from httpx import Response
 
 from conftest import make_settings
+from problem_details import assert_problem
 from urbis.app import create_app
 from urbis.core.auth.passwords import Passwords
 from urbis.core.auth.tokens import Actor, issue_token
@@ -28,17 +28,6 @@ BASE = "/ngsi-ld/v1"
 ENTITIES = f"{BASE}/entities"
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 PASSWORD = "correct horse battery"
-
-
-def assert_problem(response: Response, status: int) -> dict[str, Any]:
-    """A ProblemDetails error: ETSI type URI, non-empty distinct title and detail."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["type"].startswith(ERRORS)
-    assert body["title"].strip() and body["detail"].strip()
-    assert body["title"] != body["detail"]
-    assert body["status"] == status
-    return body
 
 
 def cheap(app: FastAPI) -> FastAPI:

@@ -14,6 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from problem_details import assert_problem
+
 E = "/ngsi-ld/v1/entities"
 JSON = "application/json"
 LD = "application/ld+json"
@@ -34,18 +36,6 @@ def new_id(kind: str = "Vehicle") -> str:
 
 def link(url: str) -> str:
     return f'<{url}>; rel="{CONTEXT_REL}"; type="application/ld+json"'
-
-
-def assert_problem(response: Response, status: int, error_type: str) -> dict[str, Any]:
-    """The ProblemDetails shape the suite asserts: type URI, non-empty distinct title and detail."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(JSON)
-    body: dict[str, Any] = response.json()
-    assert body["type"] == ERRORS + error_type, body
-    assert isinstance(body["title"], str) and body["title"].strip()
-    assert isinstance(body["detail"], str) and body["detail"].strip()
-    assert body["title"] != body["detail"]
-    return body
 
 
 def assert_no_content(response: Response) -> None:

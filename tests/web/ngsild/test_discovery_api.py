@@ -14,6 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from problem_details import assert_problem
+
 BASE = "/ngsi-ld/v1"
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
@@ -22,18 +24,6 @@ SDM_LINK = {"Link": f'<{SDM_PARKING}>; rel="{CONTEXT_REL}"; type="application/ld
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 SDM = "https://smartdatamodels.org/"
 PARKING = SDM + "dataModel.Parking/"
-
-
-def assert_problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """A ProblemDetails error: ETSI type URI, non-empty distinct title and detail."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["type"].startswith(ERRORS)
-    if code is not None:
-        assert body["type"] == ERRORS + code
-    assert body["title"].strip() and body["detail"].strip()
-    assert body["title"] != body["detail"]
-    return body
 
 
 def uncurie(name: str) -> str:

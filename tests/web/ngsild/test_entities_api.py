@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
 from conftest import make_settings
+from problem_details import assert_problem
 from urbis.app import create_app
 from urbis.context.jsonld import CORE_CONTEXT_URL
 
@@ -41,19 +41,6 @@ def new_id(kind: str = "Thing") -> str:
 def link(url: str) -> str:
     """A JSON-LD Link header exactly as the suite sends it."""
     return f'<{url}>; rel="{CONTEXT_REL}"; type="application/ld+json"'
-
-
-def assert_problem(response: Response, status: int, error_type: str) -> dict[str, Any]:
-    """The ProblemDetails shape the suite asserts (§1.7): type URI, non-empty distinct title and detail."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(JSON)
-    body: dict[str, Any] = response.json()
-    assert body["type"] == ERRORS + error_type, body
-    assert isinstance(body["title"], str) and body["title"].strip()
-    assert isinstance(body["detail"], str) and body["detail"].strip()
-    assert body["title"] != body["detail"]
-    assert body["status"] == status
-    return body
 
 
 def create(client: TestClient, entity: dict[str, Any], headers: dict[str, str] | None = None) -> str:

@@ -11,8 +11,8 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
+from problem_details import assert_problem
 from urbis.app import create_app
 
 BASE = "/ngsi-ld/v1"
@@ -28,18 +28,6 @@ MY_CONTEXT = {"@context": {"myTerm": NS + "myTerm", "Widget": NS + "Widget"}}
 
 def link(url: str) -> dict[str, str]:
     return {"Link": f'<{url}>; rel="{CONTEXT_REL}"; type="application/ld+json"'}
-
-
-def assert_problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """A ProblemDetails error: ETSI type URI, non-empty distinct title and detail."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["type"].startswith(ERRORS)
-    if code is not None:
-        assert body["type"] == ERRORS + code
-    assert body["title"].strip() and body["detail"].strip()
-    assert body["title"] != body["detail"]
-    return body
 
 
 def host(client: TestClient, document: dict[str, Any] | None = None) -> str:

@@ -15,6 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from problem_details import assert_problem
+
 BASE = "/ngsi-ld/v1"
 ENTITIES = f"{BASE}/entities"
 QUERY = f"{BASE}/entityOperations/query"
@@ -42,21 +44,6 @@ def ids(response: Response) -> list[str]:
     body = response.json()
     assert isinstance(body, list)
     return sorted(item["id"] for item in body)
-
-
-def assert_problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """A ProblemDetails error: ETSI type URI, non-empty distinct title and detail."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert body["type"].startswith(ERRORS), body
-    if code is not None:
-        assert body["type"] == ERRORS + code, body
-    assert isinstance(body["title"], str) and body["title"].strip()
-    assert isinstance(body["detail"], str) and body["detail"].strip()
-    assert body["title"] != body["detail"]
-    assert body["status"] == status
-    return body
 
 
 def run_cases(client: TestClient, cases: list[tuple[dict[str, str], list[str]]], **common: str) -> None:
