@@ -10,10 +10,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy.engine import make_url
 
 from urbis.app import create_app
-from urbis.core.db import Database, create_throwaway_engine
+from urbis.core.db import Database, create_throwaway_engine, throwaway_postgres_database
 from urbis.core.settings import Settings
 
 # In CI the property tests replay the same examples every run, so a landing never hangs on a lucky
@@ -51,17 +50,8 @@ def need_service(reason: str | None) -> None:
 def postgres_url() -> Iterator[str]:
     """A throw-away PostgreSQL database for this test run, dropped at the end."""
     need_service(_postgres_available())
-    name = f"urbis_test_{uuid.uuid4().hex[:12]}"
-    admin = create_throwaway_engine(POSTGRES_ADMIN_URL)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with throwaway_postgres_database(POSTGRES_ADMIN_URL, "urbis_test") as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from rich.console import Console
 from sqlalchemy import inspect
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 import urbis.cli
@@ -24,7 +22,13 @@ from conftest import POSTGRES_ADMIN_URL, _postgres_available, make_settings, nee
 from urbis.app import create_app, load_tables
 from urbis.cli import app
 from urbis.cli.demo import DEMO_ACCOUNTS, seed_demo
-from urbis.core.db import Database, alembic_config, create_throwaway_engine, metadata, migrate
+from urbis.core.db import (
+    Database,
+    alembic_config,
+    metadata,
+    migrate,
+    throwaway_postgres_database,
+)
 from urbis.core.settings import Settings
 
 LINK = '<https://urbis.city/contexts/urbis-context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
@@ -172,18 +176,9 @@ def own_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
         return
     need_service(_postgres_available())
-    name = f"urbis_demo_{uuid.uuid4().hex[:12]}"
-    admin = create_throwaway_engine(POSTGRES_ADMIN_URL)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with throwaway_postgres_database(POSTGRES_ADMIN_URL, "urbis_demo") as url:
         migrate(url)
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,13 +26,11 @@ import orjson
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import insert
-from sqlalchemy.engine import make_url
 
 from urbis.context.jsonld import URBIS_CONTEXT_URL, ContextResolver
 from urbis.context.model import build_entity, stamp_new_entity, utc_now_iso
-from urbis.context.store import entities, entity_geo, entity_types, table_rows
-from urbis.core.db import Database, create_throwaway_engine, migrate
+from urbis.context.store import EntityStore, entities, entity_geo, entity_types, table_rows
+from urbis.core.db import Database, migrate, throwaway_postgres_database
 from urbis.sim.city import CENTRE_LAT, CENTRE_LON, CityGenerator
 
 BATCH = 1000
@@ -60,20 +57,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-@contextmanager
-def _postgres_database(admin_url: str) -> Iterator[str]:
-    name = f"urbis_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_throwaway_engine(admin_url)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @contextmanager
@@ -136,20 +119,21 @@ def _timed(requests: int, send: Callable[[int], int]) -> tuple[list[float], list
 
 
 def raw_insert_rate(database_url: str, payloads: list[dict[str, Any]]) -> float:
-    """Entities/s for inserting the same rows with plain executemany into a scratch tenant."""
+    """Entities/s for inserting the same rows with raw COPY (PostgreSQL) or executemany (SQLite)."""
     resolver = ContextResolver(base_url="http://127.0.0.1")
     ctx = resolver.resolve(URBIS_CONTEXT_URL)
     now = utc_now_iso()
     built = [stamp_new_entity(build_entity(p, ctx.expand, now), now) for p in payloads]
     batches = [table_rows("rawbaseline", built[i : i + BATCH]) for i in range(0, len(built), BATCH)]
     db = Database(database_url)
+    store = EntityStore(is_postgres=db.is_postgres)  # its bulk_insert is plain COPY / executemany
     try:
         start = time.perf_counter()
         for rows in batches:
             with db.write() as conn:
-                conn.execute(insert(entities), rows.entities)
-                conn.execute(insert(entity_types), rows.types)
-                conn.execute(insert(entity_geo), rows.geo)
+                store.bulk_insert(conn, entities, rows.entities)
+                store.bulk_insert(conn, entity_types, rows.types)
+                store.bulk_insert(conn, entity_geo, rows.geo)
         elapsed = time.perf_counter() - start
     finally:
         db.dispose()
@@ -240,7 +224,7 @@ def run_broker_bench(
                 url = f"sqlite:///{Path(folder) / 'bench.db'}"
                 figures.append(bench_backend(backend, url, entities, queries, console, workers))
         elif backend == "postgresql":
-            with _postgres_database(postgres_admin_url) as url:
+            with throwaway_postgres_database(postgres_admin_url, "urbis_bench") as url:
                 figures.append(bench_backend(backend, url, entities, queries, console, workers))
         else:
             raise ValueError(f"unknown backend {backend!r}; use sqlite, postgresql or both")

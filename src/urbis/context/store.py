@@ -260,7 +260,7 @@ class EntityStore:
         if not new:
             return
         rows = table_rows(tenant, new)
-        self._bulk_insert(conn, entities, rows.entities)
+        self.bulk_insert(conn, entities, rows.entities)
         self._insert_indexes(conn, rows)
 
     def update_many(self, conn: Connection, tenant: str, changed: Sequence[Entity]) -> None:
@@ -308,10 +308,10 @@ class EntityStore:
             conn.execute(delete(entity_geo).where(entity_geo.c.tenant == tenant, entity_geo.c.entity_id.in_(chunk)))
 
     def _insert_indexes(self, conn: Connection, rows: TableRows) -> None:
-        self._bulk_insert(conn, entity_types, rows.types)
-        self._bulk_insert(conn, entity_geo, rows.geo)
+        self.bulk_insert(conn, entity_types, rows.types)
+        self.bulk_insert(conn, entity_geo, rows.geo)
 
-    def _bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    def bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
         """Insert many rows with the driver's fastest path: COPY on PostgreSQL, executemany on SQLite."""
         if not rows:
             return

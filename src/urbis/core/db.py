@@ -124,3 +124,20 @@ def migrate(url: str, revision: str = "head") -> None:
 def create_throwaway_engine(url: str) -> Engine:
     """An unpooled engine for one-off administrative statements."""
     return create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+
+
+@contextlib.contextmanager
+def throwaway_postgres_database(admin_url: str, prefix: str = "urbis_tmp") -> Iterator[str]:
+    """A fresh PostgreSQL database on the server of ``admin_url``, dropped on exit (tests, benchmarks)."""
+    import uuid
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_throwaway_engine(admin_url)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
