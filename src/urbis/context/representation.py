@@ -34,6 +34,10 @@ Projection = dict[str, "Projection | None"]
 _PROJECTION_NAME = re.compile(r"[^,{}\s;()\[\]\"'<>=|!&]+")
 
 
+#: Deeper projections than any joinLevel could use are refused (and never exhaust the stack).
+MAX_PROJECTION_DEPTH = 16
+
+
 def parse_projection(raw: str) -> Projection:
     """Parse ``pick``/``omit`` (``id,locatedAt{id,name}``); ValueError when malformed."""
     raw = re.sub(r"\s+", "", raw)
@@ -41,6 +45,8 @@ def parse_projection(raw: str) -> Projection:
 
     def level(depth: int) -> Projection:
         nonlocal position
+        if depth > MAX_PROJECTION_DEPTH:
+            raise ValueError(f"projections nest at most {MAX_PROJECTION_DEPTH} levels deep")
         out: Projection = {}
         while True:
             match = _PROJECTION_NAME.match(raw, position)
