@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -123,3 +124,12 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 def secured_app(db_url: str, tenant: str) -> FastAPI:
     """A full Urbis app with access control on (tokens required to write)."""
     return create_app(make_settings(db_url, tenant, ngsild_open=False))
+
+
+@pytest.fixture
+def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``URBIS_*`` variable from the outside and no stray ``urbis.toml`` (settings and CLI tests)."""
+    for name in list(os.environ):
+        if name.startswith("URBIS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)

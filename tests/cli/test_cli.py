@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,12 +36,8 @@ DEMO_TYPES = ("AdministrativeArea", "Streetlight", "AirQualityObserved", "Parkin
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ``URBIS_*`` variable from the outside and no stray ``urbis.toml``."""
-    for name in list(os.environ):
-        if name.startswith("URBIS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+def _clean(clean_environment: None) -> None:
+    """Every test here starts from a clean environment."""
 
 
 def invoke(*args: str) -> Result:

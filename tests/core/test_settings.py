@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,8 @@ LONG_SECRET = "a-production-secret-that-is-long-enough-0123456789"
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ``URBIS_*`` variable from the outside and no stray ``urbis.toml``."""
-    for name in list(os.environ):
-        if name.startswith("URBIS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+def _clean(clean_environment: None) -> None:
+    """Every test here starts from a clean environment."""
 
 
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))

@@ -49,33 +49,7 @@ from urbis.web.ngsild.common import (
 
 router = APIRouter(prefix=PREFIX, tags=["NGSI-LD entities"])
 
-QUERY_PARAMS = {
-    "id",
-    "idPattern",
-    "type",
-    "attrs",
-    "q",
-    "scopeQ",
-    "csf",
-    "georel",
-    "geometry",
-    "coordinates",
-    "geoproperty",
-    "limit",
-    "offset",
-    "count",
-    "options",
-    "format",
-    "lang",
-    "pick",
-    "omit",
-    "datasetId",
-    "local",
-    "geometryProperty",
-    "join",
-    "joinLevel",
-    "via",
-}
+#: Parameters of retrieving one entity; queries take these and their filters and paging.
 RETRIEVE_PARAMS = {
     "attrs",
     "options",
@@ -90,6 +64,19 @@ RETRIEVE_PARAMS = {
     "join",
     "joinLevel",
     "via",
+}
+QUERY_PARAMS = RETRIEVE_PARAMS | {
+    "id",
+    "idPattern",
+    "q",
+    "scopeQ",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "limit",
+    "offset",
+    "count",
 }
 REPRESENTATION_OPTIONS = {"keyValues", "simplified", "concise", "normalized", "sysAttrs"}
 
