@@ -31,6 +31,7 @@ test: install lint typecheck ## Every check and the whole test suite
 
 bench: install ## Benchmarks (figures go in the README)
 	$(BIN)/urbis bench broker
+	$(BIN)/urbis bench ingest
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv

@@ -133,3 +133,21 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("URBIS_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+def backend_settings(request: pytest.FixtureRequest) -> dict[str, str]:
+    """``URBIS_*`` values naming the database of backend ``request.param`` and a fresh default tenant.
+
+    PostgreSQL comes from the ``postgres_url`` fixture: skipped when absent, failed under
+    ``URBIS_REQUIRE_SERVICES=1``.
+    """
+    values = {"URBIS_DEFAULT_TENANT": f"e2e{uuid.uuid4().hex[:10]}"}
+    if request.param == "postgres":
+        values["URBIS_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    return values
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Settings (``URBIS_*`` values) for a real server on each backend (end-to-end tests)."""
+    return backend_settings(request)

@@ -4,27 +4,50 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 import urbis
-from urbis.context.jsonld import ContextResolver
-from urbis.context.service import ContextService
+from urbis.context.jsonld import URBIS_CONTEXT_URL, ContextResolver
+from urbis.context.rollup import HistoryMaintenance
+from urbis.context.service import ContextService, EntityChanged
 from urbis.context.store import SqlContextStore
+from urbis.context.subscriptions.live import LiveEvents
+from urbis.context.subscriptions.metrics import NotificationMetrics
+from urbis.context.subscriptions.service import SubscriptionService
+from urbis.context.temporal import TemporalService
 from urbis.core.auth.service import AccountService
 from urbis.core.bus import EventBus
 from urbis.core.clock import Clock, SystemClock
 from urbis.core.db import Database
+from urbis.core.jobs import PeriodicJob
+from urbis.core.leader import LeaderRunner
 from urbis.core.settings import Settings
+from urbis.ingestion.messages import DeviceCommand
+from urbis.ingestion.mqtt import MqttBridge
+from urbis.ingestion.service import (
+    CommandService,
+    DeadLetterService,
+    DeviceDirectory,
+    DeviceService,
+    IngestionService,
+    IngestMetrics,
+)
 
 log = logging.getLogger(__name__)
+
+#: Background workers: (start, stop) pairs run with the server's lifespan.
+Background = list[tuple[Callable[[], None], Callable[[], None]]]
 
 #: Modules that declare tables on ``urbis.core.db.metadata``.
 TABLE_MODULES = (
     "urbis.core.auth.tables",
     "urbis.context.store",
+    "urbis.context.history",
+    "urbis.context.subscriptions.store",
+    "urbis.ingestion.store",
 )
 
 
@@ -36,13 +59,19 @@ def load_tables() -> None:
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """Build a complete Urbis web application for ``settings`` (the database must be migrated)."""
-    from urbis.web import auth, system
+    from urbis.web import auth, devices, events, system
     from urbis.web.errors import install_error_handlers
-    from urbis.web.ngsild import batch, contexts, discovery, entities
+    from urbis.web.ngsild import batch, contexts, discovery, entities, subscriptions, temporal
 
     settings = settings or Settings()
+    clock = clock or SystemClock()
     db = Database(settings.effective_database_url)
     bus = EventBus()
+
+    # Background workers (notifiers, MQTT ingestion, roll-ups): started with the server and
+    # stopped in reverse order, so a test client or `urbis serve` runs them and a bare
+    # create_app() does not.
+    background: Background = []
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -51,8 +80,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 "URBIS_NGSILD_OPEN=1: the NGSI-LD API accepts reads and writes WITHOUT any token. "
                 "Use this only on a closed network or for conformance suites."
             )
-        yield
-        db.dispose()
+        started: list[Callable[[], None]] = []
+        try:
+            for start, stop in background:
+                start()
+                started.append(stop)
+            yield
+        finally:
+            for stop in reversed(started):
+                stop()
+            db.dispose()
 
     app = FastAPI(
         title="Urbis",
@@ -62,6 +99,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redirect_slashes=False,
     )
     app.state.settings = settings
+    app.state.background = background
     app.state.db = db
     app.state.bus = bus
     app.state.contexts = ContextResolver(
@@ -70,16 +108,111 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         cache_size=settings.context_cache_size,
         store=SqlContextStore(db),
     )
-    app.state.context = ContextService(db, bus, default_tenant=settings.default_tenant, clock=clock or SystemClock())
+    app.state.context = ContextService(
+        db,
+        bus,
+        default_tenant=settings.default_tenant,
+        clock=clock,
+        keep_history=settings.history_enabled,
+        # Device mappings name attributes and types in the Urbis context (core + Smart Data Models).
+        reading_terms=app.state.contexts.resolve(URBIS_CONTEXT_URL).expand,
+    )
     app.state.accounts = AccountService(db, settings)
     app.state.metrics = system.HttpMetrics()
     app.state.metrics.install(app)
     install_error_handlers(app)
-    for module in (entities, batch, discovery, contexts):
+    _wire_history(app, settings, db, clock, background)
+    _wire_ingestion(app, settings, db, bus, clock, background)
+    _wire_subscriptions(app, settings, db, bus, clock, background)
+    _wire_mqtt(app, settings, db, bus, background)
+    for module in (entities, batch, discovery, contexts, temporal, subscriptions):
         app.include_router(module.router)
+    app.include_router(devices.router)
+    app.include_router(events.router)
     app.include_router(auth.router)
     app.include_router(system.router)
     return app
+
+
+def _wire_history(app: FastAPI, settings: Settings, db: Database, clock: Clock, background: Background) -> None:
+    """The temporal API over history, and the roll-up/retention job."""
+    # Instances (or aggregation periods) per attribute in one temporal answer; beyond it 206 + Content-Range.
+    app.state.temporal = TemporalService(db, app.state.context, instance_limit=settings.temporal_instance_limit)
+    app.state.history_maintenance = HistoryMaintenance(
+        db,
+        retention_days=settings.history_retention_days,
+        interval_seconds=settings.rollup_interval_seconds,
+        clock=clock,
+        on_partitions_dropped=app.state.context.history.forget,
+    )
+    if settings.history_enabled:
+        background.append((app.state.history_maintenance.start, app.state.history_maintenance.stop))
+
+
+def _wire_ingestion(
+    app: FastAPI, settings: Settings, db: Database, bus: EventBus, clock: Clock, background: Background
+) -> None:
+    """Devices, their measures (stored through the context service), dead letters and commands."""
+    metrics = IngestMetrics(app.state.metrics.registry)  # exposed at /metrics with the HTTP metrics
+    directory = DeviceDirectory(db)
+    app.state.devices = DeviceService(db, clock=clock, directory=directory)
+    app.state.deadletters = DeadLetterService(
+        db, clock=clock, retention_days=settings.deadletter_retention_days, metrics=metrics
+    )
+    app.state.ingestion = IngestionService(
+        directory,
+        app.state.context,  # the ReadingSink: ContextService.record
+        app.state.deadletters,
+        clock=clock,
+        metrics=metrics,
+        future_tolerance_seconds=settings.ingest_future_tolerance_seconds,
+        max_measures=settings.ingest_max_measures,
+    )
+    app.state.commands = CommandService(db, bus, clock=clock, deadletters=app.state.deadletters)
+    housekeeping = PeriodicJob(
+        "device-housekeeping",
+        60.0,
+        lambda: (app.state.deadletters.purge_expired(), app.state.commands.expire()),
+    )
+    background.append((housekeeping.start, housekeeping.stop))
+
+
+def _wire_subscriptions(
+    app: FastAPI, settings: Settings, db: Database, bus: EventBus, clock: Clock, background: Background
+) -> None:
+    """NGSI-LD subscriptions and the live event stream, both fed by EntityChanged."""
+    app.state.subscriptions = SubscriptionService(db, app.state.context, app.state.contexts, settings, clock=clock)
+    app.state.live_events = LiveEvents()
+    bus.subscribe(EntityChanged, app.state.subscriptions.on_entity_changed)
+    bus.subscribe(EntityChanged, app.state.live_events.on_entity_changed)
+    background.append((app.state.subscriptions.start, app.state.subscriptions.stop))
+    app.state.metrics.registry.register(NotificationMetrics(app.state.subscriptions, app.state.live_events))
+
+
+def _wire_mqtt(
+    app: FastAPI,
+    settings: Settings,
+    db: Database,
+    bus: EventBus,
+    background: Background,
+) -> None:
+    """Run the MQTT bridge in the one process that holds the ``mqtt-ingest`` lead (when a broker is set)."""
+    if not settings.mqtt_url:
+        app.state.mqtt = None
+        return
+    bridge = MqttBridge(
+        settings.mqtt_url,
+        app.state.ingestion,
+        client_id=settings.mqtt_client_id,
+        prefix=settings.mqtt_topic_prefix,
+        commands=app.state.commands,
+        batch_max=settings.mqtt_batch_max,
+    )
+    app.state.mqtt = bridge
+    bus.subscribe(DeviceCommand, bridge.send_command)
+    # One process per MQTT session: the lock is named after the session's client id.
+    runner = LeaderRunner(db, f"mqtt-ingest-{settings.mqtt_client_id}", bridge.start, bridge.stop)
+    background.append((runner.start, runner.stop))
 
 
 def create_app_from_environment() -> FastAPI:

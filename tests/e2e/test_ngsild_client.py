@@ -38,7 +38,6 @@ from test_server_e2e import (
     OPS,
     E,
     assert_problem,
-    backend_settings,
     running_server,
     server_env,
 )
@@ -210,12 +209,6 @@ def run_scenario(python: Path, port: int, tenant: str, workdir: Path) -> dict[st
 
 
 # --------------------------------------------------------------------------- tests
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> dict[str, str]:
-    """Settings for a server on each backend."""
-    return backend_settings(request)
 
 
 def test_ngsildclient_drives_urbis(ngsildclient_python: Path, tmp_path: Path, backend: dict[str, str]) -> None:

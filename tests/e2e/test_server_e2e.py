@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,24 +180,6 @@ def running_server(
         yield server
     finally:
         server.stop()
-
-
-def backend_settings(request: pytest.FixtureRequest) -> dict[str, str]:
-    """``URBIS_*`` values naming the database of backend ``request.param`` and a fresh default tenant.
-
-    PostgreSQL comes from the ``postgres_url`` fixture: skipped when absent, failed under
-    ``URBIS_REQUIRE_SERVICES=1``.
-    """
-    values = {"URBIS_DEFAULT_TENANT": f"e2e{uuid.uuid4().hex[:10]}"}
-    if request.param == "postgres":
-        values["URBIS_DATABASE_URL"] = request.getfixturevalue("postgres_url")
-    return values
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> dict[str, str]:
-    """Settings for a server on each backend."""
-    return backend_settings(request)
 
 
 # --------------------------------------------------------------------------- checks

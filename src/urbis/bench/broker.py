@@ -7,16 +7,11 @@ type + q + georel=near query, and prints a table.
 
 from __future__ import annotations
 
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +22,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from urbis.bench.common import percentiles, server
 from urbis.context.jsonld import URBIS_CONTEXT_URL, ContextResolver
 from urbis.context.model import build_entity, stamp_new_entity, utc_now_iso
 from urbis.context.store import EntityStore, entities, entity_geo, entity_types, table_rows
@@ -50,62 +46,6 @@ class BackendFigures:
     query_p50_ms: float
     query_p95_ms: float
     query_mean_results: float
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def _server(database_url: str, workers: int) -> Iterator[str]:
-    """An ``urbis serve`` subprocess on a free loopback port."""
-    port = _free_port()
-    env = dict(os.environ, URBIS_DATABASE_URL=database_url, URBIS_NGSILD_OPEN="1", URBIS_LOG_LEVEL="warning")
-    env["URBIS_PAGE_MAX"] = "1000"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from urbis.cli import main; main()",
-            "serve",
-            "--port",
-            str(port),
-            "--skip-migrate",
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the server did not start: {process.stderr.read().decode() if process.stderr else ''}"
-                )
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p50 = statistics.median(ordered)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return p50 * 1000, p95 * 1000
 
 
 def _timed(requests: int, send: Callable[[int], int]) -> tuple[list[float], list[int]]:
@@ -167,7 +107,10 @@ def bench_backend(
     payloads = list(CityGenerator().mixed(count))
     headers = {"Content-Type": "application/json", "Link": LINK}
     rng = random.Random(1)
-    with _server(database_url, workers) as base, httpx.Client(base_url=base, timeout=120) as client:
+    with (
+        server(database_url, workers, {"URBIS_NGSILD_OPEN": "1", "URBIS_PAGE_MAX": "1000"}) as base,
+        httpx.Client(base_url=base, timeout=120) as client,
+    ):
         bodies = [orjson.dumps(payloads[i : i + BATCH]) for i in range(0, count, BATCH)]
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"{backend}: upserting {count:,} entities", total=len(bodies))
@@ -202,8 +145,8 @@ def bench_backend(
 
         query_times, sizes = _timed(queries, query)
     raw_rate = raw_insert_rate(database_url, payloads)
-    get50, get95 = _percentiles(get_times)
-    q50, q95 = _percentiles(query_times)
+    get50, get95 = (1000 * v for v in (statistics.median(get_times), *percentiles(get_times, 95)))
+    q50, q95 = (1000 * v for v in (statistics.median(query_times), *percentiles(query_times, 95)))
     return BackendFigures(backend, count, upsert_rate, raw_rate, get50, get95, q50, q95, statistics.mean(sizes))
 
 

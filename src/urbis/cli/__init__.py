@@ -9,7 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from urbis.cli.devices import devices_app
 from urbis.cli.docs import docs_app
+from urbis.cli.simulate import simulate_command
 from urbis.cli.users import token_app, user_app
 from urbis.core.settings import Settings
 
@@ -21,6 +23,8 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.add_typer(docs_app, name="docs")
+app.command("simulate")(simulate_command)
+app.add_typer(devices_app, name="devices")
 console = Console()
 
 HostOption = Annotated[str | None, typer.Option(help="Address to bind (default from settings: 127.0.0.1).")]
@@ -111,7 +115,7 @@ def serve(
 @app.command()
 def demo(host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None) -> None:
     """Run Urbis with the demo city in the default tenant (SQLite under ./var by default)."""
-    from urbis.cli.demo import seed_demo
+    from urbis.cli.demo import run_with_simulator, seed_demo
     from urbis.core.db import migrate as run_migrations
 
     settings = demo_settings(load_settings(host, port, data_dir))
@@ -135,7 +139,7 @@ def demo(host: HostOption = None, port: PortOption = None, data_dir: DataDirOpti
         lines.append(f"    {username:<9} {passwords[username]:<24} {', '.join(roles)}")
     # Plain lines, not a rich table: they must stay whole and copyable in any terminal width.
     typer.echo("\n".join(lines))
-    run_server(settings)
+    run_with_simulator(settings, passwords)
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -165,6 +169,33 @@ def bench_broker(
         queries=queries,
         console=console,
         workers=workers,
+    )
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql or both.")] = "both",
+    postgres_url: Annotated[
+        str, typer.Option(help="Admin URL of a PostgreSQL server; a throw-away database is made on it.")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    http_measures: Annotated[int, typer.Option(help="Measures sent as HTTP gateway batches.")] = 1_200_000,
+    mqtt_messages: Annotated[int, typer.Option(help="One-measure MQTT messages sent.")] = 100_000,
+    stations: Annotated[int, typer.Option(help="Air-quality stations provisioned (250 per gateway).")] = 2000,
+    workers: Annotated[int, typer.Option(help="Server processes (and concurrent HTTP clients).")] = 2,
+    publishers: Annotated[int, typer.Option(help="MQTT publisher processes.")] = 2,
+) -> None:
+    """End-to-end ingestion figures: HTTP gateway batches and one-measure MQTT messages, with history."""
+    from urbis.bench.ingest import run_ingest_bench
+
+    run_ingest_bench(
+        backends=["sqlite", "postgresql"] if backend == "both" else [backend],
+        postgres_admin_url=postgres_url,
+        http_measures=http_measures,
+        mqtt_messages=mqtt_messages,
+        stations=stations,
+        workers=workers,
+        publishers=publishers,
+        console=console,
     )
 
 

@@ -1,20 +1,29 @@
-"""``urbis demo``: a migrated database holding the demo city and its accounts."""
+"""``urbis demo``: the demo accounts, and the simulated city of Bonn running against the server.
+
+The accounts are made in-process before the server starts.  The city comes from the
+simulator (``urbis simulate``), started as a separate process once the server is up: it logs
+in as the demo admin, creates the city's entities and devices through the public API and
+keeps their measures flowing over HTTP, so the demo shows a living city and needs no other
+service.  Its output goes to ``<data dir>/simulator.log``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
-from urbis.context.jsonld import ContextResolver
-from urbis.context.model import build_entity, utc_now_iso
-from urbis.context.service import ContextService
+import typer
+
 from urbis.core.auth.service import AccountService
-from urbis.core.bus import EventBus
 from urbis.core.db import Database
 from urbis.core.errors import AlreadyExists
 from urbis.core.settings import Settings
-from urbis.sim.city import CityGenerator
 
 #: The demo accounts: username -> roles in the demo tenant.
 DEMO_ACCOUNTS = {
@@ -39,18 +48,13 @@ def demo_passwords(data_dir: Path) -> dict[str, str]:
 
 
 def seed_demo(settings: Settings) -> dict[str, str]:
-    """Put the demo city and the demo accounts into the default tenant; returns the passwords."""
+    """Put the demo accounts into the default tenant; returns the passwords.
+
+    The city itself is created by the simulator through the API (see :func:`run_with_simulator`).
+    """
     db = Database(settings.effective_database_url)
     try:
         tenant = settings.default_tenant
-        context = ContextService(db, EventBus(), default_tenant=tenant)
-        resolver = ContextResolver(base_url=settings.effective_base_url)
-        from urbis.context.jsonld import URBIS_CONTEXT_URL
-
-        ctx = resolver.resolve(URBIS_CONTEXT_URL)
-        now = utc_now_iso()
-        entities = [build_entity(raw, ctx.expand, now) for raw in CityGenerator().demo()]
-        context.batch(tenant, entities, "upsert-replace")
         accounts = AccountService(db, settings)
         passwords = demo_passwords(settings.data_dir)
         for username, roles in DEMO_ACCOUNTS.items():
@@ -63,3 +67,91 @@ def seed_demo(settings: Settings) -> dict[str, str]:
         return passwords
     finally:
         db.dispose()
+
+
+STOP_SECONDS = 15.0
+
+
+def simulator_command(settings: Settings, *, backfill_days: float, extra: list[str] | None = None) -> list[str]:
+    """The ``urbis simulate`` command line that runs the demo city against the demo server."""
+    return [
+        sys.executable,
+        "-c",
+        "from urbis.cli import main; main()",
+        "simulate",
+        "--url",
+        _local_url(settings),
+        "--tenant",
+        settings.default_tenant,
+        "--username",
+        "admin",
+        "--tokens-file",
+        str(settings.data_dir / "simulator-tokens.json"),
+        "--backfill-days",
+        f"{backfill_days:g}",
+        "--wait",
+        "120",
+        *(extra or []),
+    ]
+
+
+def _local_url(settings: Settings) -> str:
+    # The server binds settings.host; 0.0.0.0 (all interfaces) is reached through loopback.
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: the simulator gets SIGTERM if the demo dies, even by SIGKILL."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_simulator(settings: Settings, passwords: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    """Start the simulator in the background (it waits for the server); None when switched off."""
+    # Tuned by settings (URBIS_DEMO_SIMULATE, URBIS_DEMO_BACKFILL_DAYS, URBIS_DEMO_SIMULATOR_ARGS).
+    if not settings.demo_simulate:
+        return None
+    backfill = settings.demo_backfill_days
+    extra = settings.demo_simulator_args.split()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.data_dir / "simulator.log"
+    env = {**os.environ, "URBIS_SIMULATE_PASSWORD": passwords["admin"]}
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            simulator_command(settings, backfill_days=backfill, extra=extra),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+
+
+def stop_simulator(process: subprocess.Popen[bytes] | None) -> None:
+    """Ask the simulator to stop (it finishes the requests under way), then make sure it did."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_SECONDS)
+
+
+def run_with_simulator(settings: Settings, passwords: dict[str, str]) -> None:
+    """Serve Urbis with the simulated city running against it; both stop together."""
+    from urbis.cli import run_server
+
+    process = start_simulator(settings, passwords)
+    if process is not None:
+        typer.echo(
+            f"  Simulator    the city of Bonn comes alive in a few seconds (log: {settings.data_dir / 'simulator.log'})"
+        )
+    try:
+        run_server(settings)
+    finally:
+        stop_simulator(process)

@@ -135,7 +135,8 @@ Expand = Callable[[str], str]
 def utc_now_iso(now: datetime | None = None) -> str:
     """An ISO 8601 UTC timestamp with microseconds and a ``Z``, as stored everywhere."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The year by hand: strftime's %Y does not pad years before 1000 to four digits here.
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S.%f}Z"
 
 
 def is_uri(value: Any) -> bool:
@@ -155,8 +156,8 @@ _VALID_NAMES: set[str] = set()  # names already checked: a city uses a few hundr
 
 def check_name(name: Any, what: str = "attribute name") -> str:
     """Validate an attribute or type name (a term or an IRI)."""
-    if name in _VALID_NAMES:
-        return str(name)
+    if type(name) is str and name in _VALID_NAMES:  # a list or object from a client is never hashed
+        return name
     if not isinstance(name, str) or not name or len(name) > 512 or _BAD_NAME.search(name):
         raise BadRequestData(f"invalid {what}: {name!r:.200}")
     if len(_VALID_NAMES) < 100_000:

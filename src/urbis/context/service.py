@@ -17,10 +17,12 @@ from typing import Any, Literal
 from sqlalchemy.exc import IntegrityError
 
 from urbis.context import model
+from urbis.context.history import HistoryEntry, HistoryWriter, Learned, iso_to_us
 from urbis.context.model import Entity
 from urbis.context.query.geo import entity_shapes, parse_geoquery
 from urbis.context.query.qlang import compile_q, compile_scope_q, parse_q
 from urbis.context.query.typesel import parse_type_selection
+from urbis.context.readings import apply_measures, change_history, instance_stamps, new_entity
 from urbis.context.store import EntityFilter, EntityStore
 from urbis.core.bus import EventBus
 from urbis.core.clock import Clock, SystemClock
@@ -33,6 +35,7 @@ from urbis.core.errors import (
     NotFound,
     UrbisError,
 )
+from urbis.ingestion.messages import DeviceReadings, Measure, RejectedReadings, SinkResult
 
 Expand = Callable[[str], str]
 NGSILD_LOCATION = "https://uri.etsi.org/ngsi-ld/location"
@@ -99,12 +102,25 @@ class QueryParams:
 class ContextService:
     """Entities of every tenant, with NGSI-LD semantics."""
 
-    def __init__(self, db: Database, bus: EventBus, *, default_tenant: str, clock: Clock | None = None):
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        *,
+        default_tenant: str,
+        clock: Clock | None = None,
+        keep_history: bool = True,
+        reading_terms: Expand | None = None,
+    ):
+        """``reading_terms`` expands the attribute and type names devices are mapped to (the Urbis context)."""
         self.db = db
         self.bus = bus
         self.clock = clock or SystemClock()
         self.default_tenant = default_tenant
         self.store = EntityStore(is_postgres=db.is_postgres)
+        self.history = HistoryWriter(is_postgres=db.is_postgres)
+        self.keep_history = keep_history
+        self._reading_terms: Expand = reading_terms or (lambda name: name)
         self._known_tenants: set[str] = set()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -132,6 +148,17 @@ class ContextService:
         for event in events:
             self.bus.publish(event)
 
+    def _keep(self, conn: Any, entries: Sequence[HistoryEntry]) -> tuple[int, Learned | None]:
+        """Append history entries in the caller's transaction (no-op when history is off)."""
+        if not self.keep_history or not entries:
+            return 0, None
+        return self.history.append(conn, entries, recorded_us=iso_to_us(self.now()))
+
+    def _learned(self, learned: Learned | None) -> None:
+        """Cache what a committed transaction created in history."""
+        if learned is not None:
+            self.history.remember(learned)
+
     def _load(self, conn: Any, tenant: str, entity_id: str) -> Entity:
         entity = self.store.get(conn, tenant, entity_id, for_update=True)
         if entity is None:
@@ -156,8 +183,10 @@ class ContextService:
                 if self.store.get(conn, tenant, entity["id"]) is not None:
                     raise AlreadyExists(f"entity {entity['id']} already exists")
                 self.store.insert_many(conn, tenant, [entity])
+                _, learned = self._keep(conn, change_history(tenant, entity, None))
         except IntegrityError as exc:  # another process created it between our check and insert
             raise AlreadyExists(f"entity {entity['id']} already exists") from exc
+        self._learned(learned)
         self._publish([EntityChanged(tenant, entity["id"], "create", entity, None, tuple(entity["attrs"]))])
 
     def get_entity(self, tenant: str, entity_id: str) -> Entity:
@@ -197,6 +226,8 @@ class ContextService:
             if isinstance(outcome, dict) and "id" in outcome:
                 current = outcome
             self.store.update_many(conn, tenant, [current])
+            _, learned = self._keep(conn, change_history(tenant, current, instance_stamps(previous)))
+        self._learned(learned)
         attributes = tuple(a for a in set(previous["attrs"]) | set(current["attrs"]))
         self._publish([EntityChanged(tenant, entity_id, "update", current, previous, attributes)])
         return outcome
@@ -332,6 +363,7 @@ class ContextService:
             previous = (
                 {entity_id: copy.deepcopy(doc) for entity_id, doc in stored.items()} if self._wants_events() else {}
             )
+            stamps = {entity_id: instance_stamps(doc) for entity_id, doc in stored.items()} if self.keep_history else {}
             state: dict[str, Entity] = dict(stored)
             created: dict[str, Entity] = {}
             changed: dict[str, Entity] = {}
@@ -377,6 +409,12 @@ class ContextService:
                 self._ensure_tenant(conn, tenant)
             self.store.insert_many(conn, tenant, list(created.values()))
             self.store.update_many(conn, tenant, list(changed.values()))
+            entries: list[HistoryEntry] = []
+            if self.keep_history:
+                for entity_id, entity in (*created.items(), *changed.items()):
+                    entries.extend(change_history(tenant, entity, stamps.get(entity_id)))
+            _, learned = self._keep(conn, entries)
+        self._learned(learned)
         if created and self.store.note_growth(len(created)):
             with self.db.write() as conn:
                 self.store.analyze(conn)
@@ -410,6 +448,81 @@ class ContextService:
 
     def _wants_events(self) -> bool:
         return self.bus.has_subscribers(EntityChanged)
+
+    # -- device readings (the ingestion sink) ---------------------------------------------
+
+    def record(self, batch: Sequence[DeviceReadings], *, received_us: int) -> SinkResult:
+        """Store device readings: current values and history, in one transaction (the ReadingSink).
+
+        A device's first readings create its entity (with the device's seed
+        attributes).  Readings that cannot be applied (e.g. a seed that is not
+        valid NGSI-LD) are returned as rejected; the rest are stored.
+        """
+        if not batch:
+            return SinkResult(stored=0)
+        try:
+            return self._record_once(batch)
+        except IntegrityError:
+            # Another process created one of these entities since we read them: read again and redo.
+            return self._record_once(batch)
+
+    def _record_once(self, batch: Sequence[DeviceReadings]) -> SinkResult:
+        now = self.now()
+        expand = self._reading_terms
+        grouped: dict[str, dict[str, list[DeviceReadings]]] = {}
+        for readings in batch:
+            grouped.setdefault(readings.tenant, {}).setdefault(readings.entity_id, []).append(readings)
+        rejected: list[RejectedReadings] = []
+        events: list[EntityChanged] = []
+        wants_events = self._wants_events()
+        measures = 0
+        inserted = 0
+        created_count = 0
+        with self.db.write() as conn:
+            entries: list[HistoryEntry] = []
+            for tenant, per_entity in grouped.items():
+                self._ensure_tenant(conn, tenant)
+                stored = self.store.get_many(conn, tenant, list(per_entity), for_update=True)
+                created: list[Entity] = []
+                changed: list[Entity] = []
+                for entity_id, group in per_entity.items():
+                    entity = stored.get(entity_id)
+                    try:
+                        model.check_entity_id(entity_id)
+                        fresh = entity is None
+                        if entity is None:
+                            entity = new_entity(group[0], expand, now)
+                        pairs: list[tuple[str, Measure]] = [
+                            (expand(model.check_name(measure.attribute)), measure)
+                            for readings in group
+                            for measure in readings.measures
+                        ]
+                    except UrbisError as error:
+                        rejected.extend(RejectedReadings(readings, error.detail) for readings in group)
+                        continue
+                    # Readings replace instances and never mutate them: a shallow snapshot is enough.
+                    previous = None if fresh else {**entity, "attrs": {k: list(v) for k, v in entity["attrs"].items()}}
+                    attributes, history = apply_measures(tenant, entity, pairs, now)
+                    entries.extend(history)
+                    measures += len(pairs)
+                    if fresh:
+                        created.append(entity)
+                    elif attributes:
+                        changed.append(entity)
+                    if wants_events and (fresh or attributes):
+                        operation: Literal["create", "update"] = "create" if fresh else "update"
+                        events.append(EntityChanged(tenant, entity_id, operation, entity, previous, tuple(attributes)))
+                self.store.insert_many(conn, tenant, created)
+                self.store.update_documents(conn, tenant, changed)
+                created_count += len(created)
+            inserted, learned = self._keep(conn, entries)
+        self._learned(learned)
+        if created_count and self.store.note_growth(created_count):
+            with self.db.write() as conn:
+                self.store.analyze(conn)
+        self._publish(events)
+        stored_count = inserted if self.keep_history else measures
+        return SinkResult(stored=stored_count, duplicates=measures - stored_count, rejected=rejected)
 
     # -- queries ---------------------------------------------------------------------------
 

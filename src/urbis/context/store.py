@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import (
     Boolean,
     Column,
@@ -38,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from urbis.context.model import GEO_PROPERTY, Entity
@@ -291,6 +293,17 @@ class EntityStore:
         self._delete_indexes(conn, tenant, ids)
         self._insert_indexes(conn, table_rows(tenant, changed, with_entities=False))
 
+    def update_documents(self, conn: Connection, tenant: str, changed: Sequence[Entity]) -> None:
+        """Overwrite entities whose types and GeoProperties did not change (device readings): no index rows."""
+        if not changed:
+            return
+        rows = [(dumps(e), e["modifiedAt"], tenant, e["id"]) for e in changed]
+        marker = "%s" if self.is_postgres else "?"
+        conn.exec_driver_sql(
+            f"UPDATE entities SET doc = {marker}, modified_at = {marker} WHERE tenant = {marker} AND entity_id = {marker}",
+            rows,
+        )
+
     def delete_many(self, conn: Connection, tenant: str, ids: Sequence[str]) -> int:
         """Delete entities by id; returns how many existed."""
         removed = 0
@@ -318,9 +331,14 @@ class EntityStore:
         columns = [column.name for column in table.columns]
         if self.is_postgres:
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row([row[name] for name in columns])
+            statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+            try:
+                with cursor.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row([row[name] for name in columns])
+            except psycopg.errors.IntegrityError as exc:
+                # The raw driver cursor bypasses SQLAlchemy: raise what callers catch for the other paths.
+                raise IntegrityError(statement, None, exc) from exc
             return
         placeholders = ", ".join("?" for _ in columns)
         conn.exec_driver_sql(

@@ -67,6 +67,74 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(3600, ge=60, description="Lifetime of issued access tokens, in seconds.")
     workers: int = Field(1, ge=1, le=64, description="Server processes sharing the port (uvicorn workers).")
     log_level: str = Field("info", description="Log level of the server (debug, info, warning, error).")
+    # -- history (temporal API) ----------------------------------------------------------
+    history_enabled: bool = Field(True, description="Keep every change of every attribute as history (temporal API).")
+    history_retention_days: int = Field(
+        400,
+        ge=0,
+        description="Days of raw history kept; older raw rows are dropped (roll-ups stay). 0 keeps everything.",
+    )
+    temporal_instance_limit: int = Field(
+        1000,
+        ge=1,
+        description="Most instances per attribute in one temporal answer; beyond it the answer is cut (206 + Content-Range).",
+    )
+    rollup_interval_seconds: float = Field(
+        60.0, gt=0, description="How often hourly and daily roll-ups of numeric history are brought up to date."
+    )
+    # -- ingestion ----------------------------------------------------------------------
+    ingest_future_tolerance_seconds: int = Field(
+        300, ge=0, description="Measures stamped further than this in the future are rejected to the dead-letter store."
+    )
+    ingest_max_measures: int = Field(
+        50_000, ge=1, description="Largest number of measures accepted in one HTTP ingestion request."
+    )
+    deadletter_retention_days: int = Field(
+        30, ge=1, description="Days rejected device messages are kept for inspection."
+    )
+    mqtt_url: str | None = Field(
+        None,
+        description="MQTT broker for device ingestion and notifications, e.g. mqtt://127.0.0.1:1883 (user:password@ allowed). Unset: MQTT off.",
+    )
+    mqtt_client_id: str = Field(
+        "urbis-ingest",
+        description="Client id of Urbis's persistent MQTT session; keep it stable so queued messages survive restarts.",
+    )
+    mqtt_topic_prefix: str = Field(
+        "urbis", description="First topic level of device topics: <prefix>/<tenant>/<device>/attrs."
+    )
+    mqtt_batch_max: int = Field(
+        20_000,
+        ge=1,
+        description="Most MQTT messages written in one transaction before they are acknowledged (a burst becomes few large writes).",
+    )
+    # -- subscriptions and live events --------------------------------------------------
+    notification_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a notification receiver to answer.")
+    notification_retries: int = Field(
+        4, ge=0, description="Retries of a failed notification before it counts as failed."
+    )
+    notification_backoff: float = Field(
+        1.0, ge=0, description="Seconds before the first retry of a failed notification; doubled on each retry."
+    )
+    notification_workers: int = Field(
+        4, ge=1, description="Threads delivering notifications (a slow receiver holds one)."
+    )
+    notification_queue_max: int = Field(
+        10_000,
+        ge=1,
+        description="Notifications waiting per process; beyond it the oldest are dropped and counted as failed.",
+    )
+    # -- the demo ------------------------------------------------------------------------
+    demo_simulate: bool = Field(True, description="`urbis demo` runs the city simulator against the server.")
+    demo_backfill_days: float = Field(
+        0.25, ge=0, description="Days of history the demo's simulator sends quickly before running live."
+    )
+    demo_simulator_args: str = Field(
+        "", description="More `urbis simulate` options for the demo, e.g. '--lights 500 --speed 60'."
+    )
+    events_heartbeat_seconds: float = Field(
+        15.0, gt=0, description="Seconds between keep-alive comments on the event stream."
+    )
 
     @classmethod
     def settings_customise_sources(

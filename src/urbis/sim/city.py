@@ -1,5 +1,6 @@
-"""A deterministic, made-up city: districts, street lights, air-quality stations, parking.
+"""A deterministic, made-up city of static entities, for the broker benchmark (``urbis bench broker``).
 
+The living demo city is the simulated Bonn (:mod:`urbis.sim.world` and :mod:`urbis.sim.runner`).
 Entities come out as NGSI-LD (normalized) dicts in the terms of the Urbis
 @context, so they can be sent to any NGSI-LD broker as they are.  The same
 seed always gives the same city.

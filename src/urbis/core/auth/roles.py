@@ -39,6 +39,8 @@ class Permission(enum.StrEnum):
     READ_CONTEXT = "context:read"
     WRITE_CONTEXT = "context:write"
     MANAGE_ACCOUNTS = "accounts:manage"
+    # Provision devices (their tokens are credentials), send them commands, read dead letters.
+    MANAGE_DEVICES = "devices:manage"
 
 
 _READ = frozenset({Permission.READ_CONTEXT})
@@ -48,7 +50,7 @@ _READ_WRITE = frozenset({Permission.READ_CONTEXT, Permission.WRITE_CONTEXT})
 GRANTS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.ADMIN: frozenset(Permission),
-        Role.OPERATOR: _READ_WRITE,
+        Role.OPERATOR: _READ_WRITE | {Permission.MANAGE_DEVICES},
         # Devices report measurements, which land in the context as attribute updates.
         Role.DEVICE: _READ_WRITE,
         Role.VIEWER: _READ,
@@ -127,6 +129,11 @@ def can_write_context(actor: Actor, tenant: str) -> bool:
 def can_manage_accounts(actor: Actor, tenant: str) -> bool:
     """Whether ``actor`` may create users and clients and grant roles in ``tenant``."""
     return has_permission(actor, Permission.MANAGE_ACCOUNTS, tenant)
+
+
+def can_manage_devices(actor: Actor, tenant: str) -> bool:
+    """Whether ``actor`` may provision devices, send them commands and read dead letters in ``tenant``."""
+    return has_permission(actor, Permission.MANAGE_DEVICES, tenant)
 
 
 def require(allowed: bool, actor: Actor, action: str) -> None:

@@ -212,7 +212,7 @@ def _selectors(raw: Any) -> tuple[EntitySelector, ...] | None:
     return tuple(selectors)
 
 
-def _query_from_body(body: dict[str, Any], limit: int, offset: int, count: bool) -> QueryParams:
+def query_from_body(body: dict[str, Any], limit: int, offset: int, count: bool) -> QueryParams:
     """The query a Query body describes."""
     if body.get("type") not in (None, "Query"):
         raise BadRequestData("the query body's type must be 'Query'")
@@ -260,7 +260,7 @@ async def batch_query(request: Request) -> Response:
     ctx = await call(resolver_of(request).resolve, body_context(request, body_media, body))
     limit, offset, count = paging(request)
     # One entity beyond the page tells whether a next page exists without counting them all.
-    query = _query_from_body(strip_context(body), limit + 1 if limit else 0, offset, count)
+    query = query_from_body(strip_context(body), limit + 1 if limit else 0, offset, count)
     options = parse_options(request, REPRESENTATION_OPTIONS, invalid=InvalidRequest)
     render = render_options(request, ctx, options)
     if render.attrs is None and query.attrs:

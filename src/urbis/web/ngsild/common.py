@@ -130,8 +130,8 @@ def content_type(request: Request, *, merge_patch: bool = False) -> str:
     return JSON if media == MERGE_PATCH else media
 
 
-async def read_json(request: Request) -> Any:
-    """The parsed JSON body; 413 when too large, 400 when empty or malformed."""
+async def read_body(request: Request) -> bytes:
+    """The raw request body, up to ``max_body_bytes`` (413 beyond, also for a chunked body)."""
     limit = settings_of(request).max_body_bytes
     declared = request.headers.get("content-length")
     # isascii(): str.isdigit() also accepts digits such as "²" that int() refuses.
@@ -144,7 +144,12 @@ async def read_json(request: Request) -> Any:
         if size > limit:
             raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request) -> Any:
+    """The parsed JSON body; 413 when too large, 400 when empty or malformed."""
+    body = await read_body(request)
     if not body.strip():
         raise InvalidRequest("the request body is empty; a JSON document is required")
     try:

@@ -65,19 +65,34 @@ RETRIEVE_PARAMS = {
     "joinLevel",
     "via",
 }
-QUERY_PARAMS = RETRIEVE_PARAMS | {
-    "id",
-    "idPattern",
-    "q",
-    "scopeQ",
-    "georel",
-    "geometry",
-    "coordinates",
-    "geoproperty",
-    "limit",
-    "offset",
-    "count",
-}
+#: Parameters that select entities and page through them (shared with the temporal API).
+SELECTION_PARAMS = frozenset(
+    {"id", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty", "limit", "offset", "count"}
+)
+QUERY_PARAMS = RETRIEVE_PARAMS | SELECTION_PARAMS
+
+
+def query_of(request: Request, attrs: tuple[str, ...] | None, limit: int, offset: int, count: bool) -> QueryParams:
+    """The entity query the selection parameters of ``request`` describe (also used by the temporal API)."""
+    params = request.query_params
+    return QueryParams(
+        ids=parse_ids(params.get("id")),
+        id_pattern=params.get("idPattern"),
+        type=params.get("type"),
+        attrs=attrs,
+        q=params.get("q"),
+        scope_q=params.get("scopeQ"),
+        georel=params.get("georel"),
+        geometry=params.get("geometry"),
+        coordinates=params.get("coordinates"),
+        geoproperty=params.get("geoproperty"),
+        # One entity beyond the page tells whether a next page exists without counting them all.
+        limit=limit + 1 if limit else 0,
+        offset=offset,
+        count=count,
+    )
+
+
 REPRESENTATION_OPTIONS = {"keyValues", "simplified", "concise", "normalized", "sysAttrs"}
 
 
@@ -172,22 +187,8 @@ async def query_entities(request: Request) -> Response:
     ctx = await call(get_context, request)
     params = request.query_params
     limit, offset, count = paging(request)
-    query = QueryParams(
-        ids=parse_ids(params.get("id")),
-        id_pattern=params.get("idPattern"),
-        type=params.get("type"),
-        attrs=tuple(a.strip() for a in params["attrs"].split(",") if a.strip()) if params.get("attrs") else None,
-        q=params.get("q"),
-        scope_q=params.get("scopeQ"),
-        georel=params.get("georel"),
-        geometry=params.get("geometry"),
-        coordinates=params.get("coordinates"),
-        geoproperty=params.get("geoproperty"),
-        # One entity beyond the page tells whether a next page exists without counting them all.
-        limit=limit + 1 if limit else 0,
-        offset=offset,
-        count=count,
-    )
+    attrs = tuple(a.strip() for a in params["attrs"].split(",") if a.strip()) if params.get("attrs") else None
+    query = query_of(request, attrs, limit, offset, count)
     options = parse_options(request, REPRESENTATION_OPTIONS, invalid=InvalidRequest)
     renderer = Renderer(ctx.compact, render_options(request, ctx, options))
     found, total = await call(

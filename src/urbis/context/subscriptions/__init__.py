@@ -1,0 +1,1 @@
+"""NGSI-LD subscriptions: storage, matching of entity changes, and notification delivery."""
