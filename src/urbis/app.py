@@ -23,7 +23,8 @@ from urbis.core.bus import EventBus
 from urbis.core.clock import Clock, SystemClock
 from urbis.core.db import Database
 from urbis.core.jobs import PeriodicJob
-from urbis.core.leader import LeaderRunner
+from urbis.core.leader import LeaderRunner, SlotShare
+from urbis.core.runtime import settle_garbage_collector
 from urbis.core.settings import Settings
 from urbis.ingestion.messages import DeviceCommand
 from urbis.ingestion.mqtt import MqttBridge
@@ -57,8 +58,12 @@ def load_tables() -> None:
         importlib.import_module(name)
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    """Build a complete Urbis web application for ``settings`` (the database must be migrated)."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, server: bool = False) -> FastAPI:
+    """Build a complete Urbis web application for ``settings`` (the database must be migrated).
+
+    ``server`` marks the app as its process's only one (``urbis serve``): after
+    start-up its long-lived objects are frozen out of the garbage collector's way.
+    """
     from urbis.web import auth, devices, events, system
     from urbis.web.errors import install_error_handlers
     from urbis.web.ngsild import batch, contexts, discovery, entities, subscriptions, temporal
@@ -85,6 +90,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             for start, stop in background:
                 start()
                 started.append(stop)
+            if server:
+                settle_garbage_collector()
             yield
         finally:
             for stop in reversed(started):
@@ -196,25 +203,39 @@ def _wire_mqtt(
     bus: EventBus,
     background: Background,
 ) -> None:
-    """Run the MQTT bridge in the one process that holds the ``mqtt-ingest`` lead (when a broker is set)."""
+    """Run the MQTT sessions (when a broker is set), each in the one process that holds its lead.
+
+    With several sessions they share the device topics through an MQTT 5 shared
+    subscription, so the processes split the load; a survivor takes over the
+    session of a process that died (and with it the messages queued for it).
+    """
     if not settings.mqtt_url:
-        app.state.mqtt = None
+        app.state.mqtt = []
         return
-    bridge = MqttBridge(
-        settings.mqtt_url,
-        app.state.ingestion,
-        client_id=settings.mqtt_client_id,
-        prefix=settings.mqtt_topic_prefix,
-        commands=app.state.commands,
-        batch_max=settings.mqtt_batch_max,
-    )
-    app.state.mqtt = bridge
-    bus.subscribe(DeviceCommand, bridge.send_command)
-    # One process per MQTT session: the lock is named after the session's client id.
-    runner = LeaderRunner(db, f"mqtt-ingest-{settings.mqtt_client_id}", bridge.start, bridge.stop)
-    background.append((runner.start, runner.stop))
+    sessions = settings.mqtt_sessions or settings.workers
+    share = SlotShare()
+    bridges = []
+    for slot in range(sessions):
+        client_id = settings.mqtt_client_id if sessions == 1 else f"{settings.mqtt_client_id}-{slot}"
+        bridge = MqttBridge(
+            settings.mqtt_url,
+            app.state.ingestion,
+            client_id=client_id,
+            prefix=settings.mqtt_topic_prefix,
+            commands=app.state.commands,
+            batch_max=settings.mqtt_batch_max,
+            share_group=settings.mqtt_client_id if sessions > 1 else None,
+            publishes_commands=slot == 0,
+        )
+        if slot == 0:
+            bus.subscribe(DeviceCommand, bridge.send_command)
+        # One process per MQTT session: the lock is named after the session's client id.
+        runner = LeaderRunner(db, f"mqtt-ingest-{client_id}", bridge.start, bridge.stop, share=share)
+        background.append((runner.start, runner.stop))
+        bridges.append(bridge)
+    app.state.mqtt = bridges
 
 
 def create_app_from_environment() -> FastAPI:
     """The app for settings read from the environment (used by multi-process serving)."""
-    return create_app(Settings())
+    return create_app(Settings(), server=True)

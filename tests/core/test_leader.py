@@ -7,7 +7,7 @@ import sys
 import threading
 
 from urbis.core.db import Database
-from urbis.core.leader import LeaderLock, LeaderRunner
+from urbis.core.leader import LeaderLock, LeaderRunner, SlotShare
 
 
 def test_one_holder_per_name(database: Database, tenant: str) -> None:
@@ -88,3 +88,37 @@ def test_a_runner_starts_its_job_only_while_leading(database: Database, tenant: 
     two.stop()
     assert started == ["one", "two"]
     assert stopped == ["one", "two"]
+
+
+class Ticking:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_slots_spread_one_per_process_then_survivors_take_the_orphans(database: Database, tenant: str) -> None:
+    other_db = Database(database.url)
+    clock = Ticking()
+    first, second = SlotShare(patience_seconds=10, clock=clock), SlotShare(patience_seconds=10, clock=clock)
+    slots = [f"slot-{n}-{tenant}" for n in range(2)]
+    first_locks = [LeaderLock(database, name) for name in slots]
+    second_locks = [LeaderLock(other_db, name) for name in slots]
+    try:
+        assert first.try_claim(first_locks[0])
+        assert not first.try_claim(first_locks[1])  # it has one: leave the other to a process still starting
+        assert not second.try_claim(second_locks[0])  # taken
+        assert second.try_claim(second_locks[1])
+        clock.now = 11
+        assert not first.try_claim(first_locks[1])  # patience over, but the slot is held
+        second_locks[1].release()  # its process dies
+        second.released()
+        assert first.try_claim(first_locks[1])
+        assert first.held == 2 and second.held == 0
+    finally:
+        for lock in first_locks + second_locks:
+            lock.release()
+        other_db.dispose()

@@ -219,3 +219,15 @@ def test_gateway_rejections_name_the_member() -> None:
         "detail": rejections[0].detail,
         "device": "lamp-7",
     }
+
+
+def test_timestamps_are_stored_in_one_form_whatever_form_they_came_in() -> None:
+    entries = [
+        {"ts": "2026-11-24T07:00:00.250000Z", "power": 1},  # already the stored form
+        {"ts": "2026-11-24T08:00:00.25+01:00", "power": 2},
+        {"ts": "2026-11-24 07:00:00.250000Z", "power": 3},  # same length, a space for the T
+    ]
+    measures, rejections, _ = run(entries)
+    assert rejections == []
+    assert [m.observed_at for m in measures] == ["2026-11-24T07:00:00.250000Z"] * 3
+    assert {m.observed_us for m in measures} == {T0 + 250_000}

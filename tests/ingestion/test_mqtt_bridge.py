@@ -225,3 +225,49 @@ def test_commands_go_out_once_and_acknowledgements_come_back(prefix: str) -> Non
     finally:
         bridge.stop()
         device.disconnect()
+
+
+def test_sessions_in_a_shared_subscription_split_the_messages_and_one_publishes_commands(prefix: str) -> None:
+    need_service(broker_unavailable())
+    recorders = [Recorder(), Recorder()]
+    command_logs = [Commands(), Commands()]
+    bridges = [
+        MqttBridge(
+            "mqtt://127.0.0.1:1883",
+            recorders[n],
+            client_id=f"urbis-{prefix}-{n}",
+            prefix=prefix,
+            commands=command_logs[n],
+            share_group=f"urbis-{prefix}",
+            publishes_commands=n == 0,
+            sweep_seconds=0.2,
+        )
+        for n in range(2)
+    ]
+    for bridge in bridges:
+        bridge.start()
+    pub = publisher()
+    try:
+        assert all(bridge.wait_connected(10) for bridge in bridges)
+        pub.subscribe(f"{prefix}/+/+/cmd", qos=1)
+        commands: list[bytes] = []
+        pub.on_message = lambda _c, _u, message: commands.append(message.payload)
+        for i in range(200):
+            pub.publish(f"{prefix}/c/d{i % 7}/attrs", orjson.dumps({"n": i}), qos=1)
+        received = lambda: sorted(p["n"] for r in recorders for p in r.payloads())  # noqa: E731
+        assert wait_until(lambda: len(received()) >= 200)
+        assert received() == list(range(200))  # each message to exactly one session
+        assert all(r.messages for r in recorders)  # and both sessions took a share
+        command = DeviceCommand("c", "d1", "dim", {"level": 40}, "cmd-1")
+        for n, log in enumerate(command_logs):
+            log.open.append(command)
+            bridges[n].send_command(command)
+        assert wait_until(lambda: len(commands) >= 1)
+        pub.publish(f"{prefix}/c/d1/cmdexe", b'{"id": "cmd-1", "status": "ok"}', qos=1)
+        assert wait_until(lambda: sum(len(log.acks) for log in command_logs) == 1)
+        threading.Event().wait(1.0)  # a second publish would have arrived by now (sweeps run every 0.2 s)
+        assert len(commands) == 1
+    finally:
+        pub.disconnect()
+        for bridge in bridges:
+            bridge.stop()

@@ -375,7 +375,7 @@ def test_mqtt_uplinks_commands_and_acknowledgements(db_url: str, tenant: str) ->
     with TestClient(create_app(settings)) as api:
         manager = operator(api, tenant)
         provision(api, tenant, {"id": "lamp-1", "deviceType": "streetlight-controller"})
-        assert api.app.state.mqtt.wait_connected(10)  # type: ignore[attr-defined]
+        assert api.app.state.mqtt[0].wait_connected(10)  # type: ignore[attr-defined]
         device = publisher()
         try:
             device.publish(f"{prefix}/{tenant}/lamp-1/attrs", b'[{"dim": 30}, {"dim": 300}]', qos=1).wait_for_publish(5)

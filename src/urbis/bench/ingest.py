@@ -17,6 +17,7 @@ air-quality stations behind gateways through the device API, then measures
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import tempfile
 import time
@@ -205,39 +206,52 @@ def _publish(prefix: str, devices: list[str], messages: int, port: int, rate: fl
 
     ``rate`` > 0 paces the messages (per second); 0 sends as fast as the broker takes them.
     """
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
+    asyncio.run(_publish_messages(prefix, devices, messages, port, rate))
 
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"bench-pub-{uuid.uuid4().hex[:8]}",
-        protocol=mqtt.MQTTv311,
-    )
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
+
+async def _publish_messages(prefix: str, devices: list[str], messages: int, port: int, rate: float) -> None:
+    # gmqtt writes to the socket in bulk: a publisher costs a fraction of the CPU paho needs,
+    # which matters when it shares the machine's cores with the broker and Urbis.
+    import gmqtt
+    from gmqtt.mqtt.constants import MQTTv311
+    from gmqtt.storage import PersistentStorage
+
+    class Unacknowledged(PersistentStorage):  # type: ignore[misc]
+        """gmqtt's store of QoS 1 messages awaiting their PUBACK, counted."""
+
+        count = 0
+
+        def push_message(self, mid: int, raw_package: bytes) -> None:
+            self.count += 1
+            super().push_message(mid, raw_package)
+
+        def remove_message_by_mid(self, mid: int) -> None:
+            self.count -= 1
+            super().remove_message_by_mid(mid)
+
+    waiting = Unacknowledged()
+    client = gmqtt.Client(f"bench-pub-{uuid.uuid4().hex[:8]}", clean_session=True, persistent_storage=waiting)
+    await client.connect("127.0.0.1", port, version=MQTTv311)
     topics = [f"{prefix}/{TENANT}/{device}/attrs" for device in devices]
     last = [0] * len(devices)
-    info = None
     began = time.perf_counter()
     for n in range(messages):
         if rate > 0:
             ahead = n / rate - (time.perf_counter() - began)
             if ahead > 0:
-                time.sleep(ahead)
+                await asyncio.sleep(ahead)
+        elif n % 500 == 499:
+            await asyncio.sleep(0)  # let the loop flush and read acknowledgements
+            while waiting.count > 30_000:  # packet ids are 16 bits: keep well inside them
+                await asyncio.sleep(0.005)
         i = n % len(devices)
         # Strictly increasing per device, so no two measures of a station share an instant.
         at = max(time.time_ns() // 1000, last[i] + 1)
         last[i] = at
         payload = b'{"pm25":%d.5,"ts":"%s"}' % (n % 80, us_to_iso(at).encode())
-        info = client.publish(topics[i], payload, qos=1)
-        if n % 1000 == 999:
-            info.wait_for_publish(60)
-    if info is not None:
-        info.wait_for_publish(120)
-    client.disconnect()
-    client.loop_stop()
+        client.publish(topics[i], payload, qos=1)
+    await waiting.wait_empty()
+    await client.disconnect()
 
 
 def _mqtt_phase(

@@ -61,7 +61,11 @@ def run_server(settings: Settings) -> None:
 
     if settings.workers == 1:
         uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False
+            create_app(settings, server=True),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
         )
         return
     # Worker processes build their own app from the environment: hand them these settings.

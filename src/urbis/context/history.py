@@ -19,7 +19,7 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -43,6 +43,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from urbis.core.db import metadata
+from urbis.ingestion.decoders import format_us
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ SeriesKey = tuple[str, str, str, str]  # tenant, entity id, attribute IRI, datas
 #: The month partitions are cut at: [start, end) in µs since the epoch.
 _US = 1_000_000
 _DAY_US = 86_400 * _US
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 _AGGREGATABLE_MIN = 1e-150
 _AGGREGATABLE_MAX = 1e150
 
@@ -120,13 +123,12 @@ def iso_to_us(value: str) -> int:
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:  # stored timestamps are always UTC
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp()) * _US + moment.microsecond
+    return (moment - _EPOCH) // _ONE_US  # integer arithmetic: a float timestamp loses the last µs
 
 
 def us_to_iso(value: int) -> str:
     """The stored ISO form (UTC, microseconds, ``Z``) of µs since the epoch."""
-    moment = datetime.fromtimestamp(value // _US, tz=UTC).replace(microsecond=value % _US)
-    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S.%f}Z"
+    return format_us(value)
 
 
 def numeric_value(instance: dict[str, Any]) -> float | None:

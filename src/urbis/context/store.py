@@ -297,11 +297,19 @@ class EntityStore:
         """Overwrite entities whose types and GeoProperties did not change (device readings): no index rows."""
         if not changed:
             return
-        rows = [(dumps(e), e["modifiedAt"], tenant, e["id"]) for e in changed]
-        marker = "%s" if self.is_postgres else "?"
+        if self.is_postgres:
+            # One statement over arrays: thousands of row updates without a round trip each.
+            # Binary parameters (%b): the text form escapes every document, ~50x slower.
+            conn.exec_driver_sql(
+                "UPDATE entities AS e SET doc = v.doc, modified_at = v.modified_at "
+                "FROM unnest(%b::text[], %b::text[], %b::text[]) AS v(entity_id, doc, modified_at) "
+                "WHERE e.tenant = %s AND e.entity_id = v.entity_id",
+                ([e["id"] for e in changed], [dumps(e) for e in changed], [e["modifiedAt"] for e in changed], tenant),
+            )
+            return
         conn.exec_driver_sql(
-            f"UPDATE entities SET doc = {marker}, modified_at = {marker} WHERE tenant = {marker} AND entity_id = {marker}",
-            rows,
+            "UPDATE entities SET doc = ?, modified_at = ? WHERE tenant = ? AND entity_id = ?",
+            [(dumps(e), e["modifiedAt"], tenant, e["id"]) for e in changed],
         )
 
     def delete_many(self, conn: Connection, tenant: str, ids: Sequence[str]) -> int:

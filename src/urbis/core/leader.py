@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -102,11 +103,13 @@ class LeaderRunner:
         stop: Callable[[], None],
         *,
         retry_seconds: float = 2.0,
+        share: SlotShare | None = None,
     ) -> None:
         self.lock = LeaderLock(db, name)
         self._start = start
         self._stop = stop
         self._retry = retry_seconds
+        self._share = share
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._running = False
@@ -120,7 +123,7 @@ class LeaderRunner:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                if self.lock.try_acquire():
+                if self._acquire():
                     log.info("this process now runs %s", self.lock.name)
                     self._start()
                     self._running = True
@@ -128,6 +131,11 @@ class LeaderRunner:
             except Exception:
                 log.exception("could not take the lead for %s; retrying", self.lock.name)
             self._stopping.wait(self._retry)
+
+    def _acquire(self) -> bool:
+        if self._share is None:
+            return self.lock.try_acquire()
+        return self._share.try_claim(self.lock)
 
     def stop(self) -> None:
         """Stop the job (if this process ran it) and release the lead."""
@@ -137,4 +145,45 @@ class LeaderRunner:
         if self._running:
             self._stop()
             self._running = False
+        if self.lock.held and self._share is not None:
+            self._share.released()
         self.lock.release()
+
+
+class SlotShare:
+    """Spreads interchangeable slots (e.g. MQTT sessions) over the processes: one each, then the orphans.
+
+    A process that holds no slot takes any free one at once.  A process that
+    holds one already takes another only after ``patience_seconds``, so that
+    processes starting together end up with one slot each, while the slot of
+    a process that died is still picked up by a survivor.
+    """
+
+    def __init__(self, patience_seconds: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.patience = patience_seconds
+        self._clock = clock
+        self._since = clock()
+        self._held = 0
+        self._lock = threading.Lock()
+
+    @property
+    def held(self) -> int:
+        """Slots this process holds."""
+        return self._held
+
+    def try_claim(self, lock: LeaderLock) -> bool:
+        """Take ``lock`` if this process may take one more slot now and nobody holds it."""
+        with self._lock:
+            if lock.held:
+                return True
+            if self._held and self._clock() - self._since < self.patience:
+                return False
+            if not lock.try_acquire():
+                return False
+            self._held += 1
+            return True
+
+    def released(self) -> None:
+        """One slot given up."""
+        with self._lock:
+            self._held = max(self._held - 1, 0)

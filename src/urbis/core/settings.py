@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         "urbis-ingest",
         description="Client id of Urbis's persistent MQTT session; keep it stable so queued messages survive restarts.",
     )
+    mqtt_sessions: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="MQTT sessions sharing the device topics (an MQTT 5 shared subscription), one per process, each with client id <mqtt_client_id>-<n>; unset: one per server worker. With one, the client id is used as is.",
+    )
     mqtt_topic_prefix: str = Field(
         "urbis", description="First topic level of device topics: <prefix>/<tenant>/<device>/attrs."
     )

@@ -49,6 +49,7 @@ REASONS = (
 MAX_TEXT = 1024
 _MAX_TS_TEXT = 64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 - formats UTC instants without an offset
 _MICROSECOND = timedelta(microseconds=1)
 _MAX_US = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - _EPOCH) // _MICROSECOND
 _CACHE_MAX = 4096
@@ -166,12 +167,17 @@ def timestamp_us(raw: Any) -> int:
     raise ValueError(f"'ts' must be an ISO 8601 string or epoch milliseconds, not {_kind(raw)}")
 
 
+def _is_canonical(raw: Any) -> bool:
+    """Whether a parsed timestamp text is exactly what :func:`format_us` would write."""
+    return type(raw) is str and len(raw) == 27 and raw[26] == "Z" and raw[19] == "." and raw[10] == "T"
+
+
 def format_us(us: int) -> str:
     """An instant as ISO 8601 UTC with microseconds and a ``Z`` (the form of :attr:`Measure.observed_at`)."""
     text = _formatted.get(us)
     if text is None:
-        moment = _EPOCH + timedelta(microseconds=us)
-        text = f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S.%f}Z"  # %Y would not pad years before 1000
+        # isoformat pads years before 1000 to four digits and is ~10x faster than strftime.
+        text = (_NAIVE_EPOCH + timedelta(microseconds=us)).isoformat(timespec="microseconds") + "Z"
         if len(_formatted) >= _CACHE_MAX:
             _formatted.clear()
         _formatted[us] = text
@@ -242,7 +248,8 @@ def map_entries(
                 )
                 refused += max(len(entry) - 1, 1)
                 continue
-            iso = format_us(us)
+            # Already in the stored form (what Urbis's own clients send): no need to format it again.
+            iso = raw_ts if _is_canonical(raw_ts) else format_us(us)
         for key, raw in entry.items():
             if key == TIMESTAMP_KEY:
                 continue
