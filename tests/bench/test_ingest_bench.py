@@ -41,5 +41,5 @@ def test_a_small_run_measures_both_paths(tmp_path: Path) -> None:
     )
     assert figures.http_measures == 12_000
     assert figures.mqtt_measures == 400
-    assert figures.http_per_s > 0 and figures.mqtt_per_s > 0 and figures.raw_per_s > 0
+    assert figures.http_per_s > 0 and figures.mqtt_per_s > 0 and figures.backlog_per_s > 0 and figures.raw_per_s > 0
     assert 0 <= figures.latency_p50_ms <= figures.latency_p99_ms

@@ -271,3 +271,37 @@ def test_sessions_in_a_shared_subscription_split_the_messages_and_one_publishes_
         pub.disconnect()
         for bridge in bridges:
             bridge.stop()
+
+
+def test_a_shared_session_whose_process_died_is_drained_by_the_one_that_takes_it_over(
+    prefix: str, tmp_path: Path
+) -> None:
+    need_service(broker_unavailable())
+    with private_broker(tmp_path) as broker:
+
+        def session(slot: int, recorder: Recorder) -> MqttBridge:
+            return MqttBridge(
+                broker.url, recorder, client_id=f"urbis-{prefix}-{slot}", prefix=prefix, share_group=prefix
+            )
+
+        dying, survivor = Recorder(), Recorder()
+        bridges = [session(0, dying), session(1, survivor)]
+        for bridge in bridges:
+            bridge.start()
+        assert all(bridge.wait_connected(10) for bridge in bridges)
+        bridges[0].stop()  # its process dies; the broker keeps its session and queues its share
+        pub = publisher(broker.port)
+        for i in range(100):
+            pub.publish(f"{prefix}/c/d{i % 5}/attrs", orjson.dumps({"n": i}), qos=1).wait_for_publish(5)
+        pub.disconnect()
+        taken_over = Recorder()
+        replacement = session(0, taken_over)  # the survivor's process takes slot 0 over
+        replacement.start()
+        try:
+            everything = lambda: sorted(p["n"] for r in (survivor, taken_over) for p in r.payloads())  # noqa: E731
+            assert wait_until(lambda: len(everything()) >= 100)
+            assert everything() == list(range(100))
+            assert taken_over.messages, "the dead session's queue was drained by its new holder"
+        finally:
+            replacement.stop()
+            bridges[1].stop()

@@ -70,6 +70,7 @@ def test_config_text() -> None:
     assert config.skipped == [("bonn/odd:id", config.skipped[0][1])] and "':'" in config.skipped[0][1]
     conf = mosquitto_conf("/etc/mosquitto/urbis.passwd", "/etc/mosquitto/urbis.acl")
     assert "allow_anonymous false\n" in conf and "password_file /etc/mosquitto/urbis.passwd\n" in conf
+    assert "set_tcp_nodelay true\n" in conf and "max_queued_messages 1000000\n" in conf
 
 
 @pytest.mark.parametrize("value", ["write", "publish a/b", "read a b", "readwrite "])

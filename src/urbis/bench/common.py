@@ -82,7 +82,7 @@ def mosquitto(binary: str = "mosquitto") -> Iterator[int]:
         config = Path(folder) / "mosquitto.conf"
         config.write_text(
             f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n"
-            f"persistence true\npersistence_location {folder}/\nmax_queued_messages 1000000\n"
+            f"persistence true\npersistence_location {folder}/\nmax_queued_messages 1000000\nset_tcp_nodelay true\n"
         )
         process = subprocess.Popen([executable, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:

@@ -108,6 +108,9 @@ SeriesKey = tuple[str, str, str, str]  # tenant, entity id, attribute IRI, datas
 
 #: The month partitions are cut at: [start, end) in µs since the epoch.
 _US = 1_000_000
+#: COPY in PostgreSQL's binary format: about a third of the client CPU of the text format.
+_BINARY = "(FORMAT BINARY)"
+_HISTORY_TYPES = ["int4", "int8", "int8", "float8", "text"]
 _DAY_US = 86_400 * _US
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
@@ -321,7 +324,8 @@ class HistoryWriter:
         columns = "series_id, observed_at, recorded_at, value_num, instance"
         try:
             # Fast path: retried messages are rare, so COPY straight in and fall back on a clash.
-            with conn.begin_nested(), cursor.copy(f"COPY history ({columns}) FROM STDIN") as copy:
+            with conn.begin_nested(), cursor.copy(f"COPY history ({columns}) FROM STDIN {_BINARY}") as copy:
+                copy.set_types(_HISTORY_TYPES)
                 for row in rows:
                     copy.write_row(row)
             return len(rows)
@@ -333,7 +337,8 @@ class HistoryWriter:
             "ON COMMIT DELETE ROWS"
         )
         cursor.execute("TRUNCATE history_stage")
-        with cursor.copy(f"COPY history_stage ({columns}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY history_stage ({columns}) FROM STDIN {_BINARY}") as copy:
+            copy.set_types(_HISTORY_TYPES)
             for row in rows:
                 copy.write_row(row)
         cursor.execute(f"INSERT INTO history ({columns}) SELECT {columns} FROM history_stage ON CONFLICT DO NOTHING")

@@ -140,6 +140,9 @@ def mosquitto_conf(password_path: Path | str, acl_path: Path | str, *, port: int
         "persistence_location /var/lib/mosquitto/\n"
         "# Messages kept for Urbis while it is away (default 1000: a longer outage would drop the rest).\n"
         "max_queued_messages 1000000\n"
+        "# Send each message at once: Urbis acknowledges after storing, and Nagle's algorithm would\n"
+        "# otherwise hold the next messages until then (milliseconds of device-to-entity latency).\n"
+        "set_tcp_nodelay true\n"
     )
 
 
