@@ -305,3 +305,12 @@ def test_a_shared_session_whose_process_died_is_drained_by_the_one_that_takes_it
         finally:
             replacement.stop()
             bridges[1].stop()
+
+
+def test_a_bridge_whose_broker_is_unreachable_stops_cleanly(prefix: str) -> None:
+    bridge = MqttBridge("mqtt://127.0.0.1:9", Recorder(), client_id=f"urbis-{prefix}", prefix=prefix)  # nobody there
+    bridge.start()
+    bridge.stop()
+    assert bridge._network is not None
+    bridge._network.join(5)
+    assert not bridge._network.is_alive()

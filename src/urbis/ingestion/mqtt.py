@@ -184,6 +184,7 @@ class MqttBridge:
         """Connect (retrying in the background while the broker is down) and start consuming."""
         self._stopping.clear()
         self._loop = _new_loop()
+        self._closing = asyncio.Event()  # here, not in the loop: stop() may come before the loop runs
         self._network = threading.Thread(target=self._run_network, name="mqtt-network", daemon=True)
         self._network.start()
         self._writer = threading.Thread(target=self._write_loop, name="mqtt-ingest-writer", daemon=True)
@@ -229,7 +230,7 @@ class MqttBridge:
         loop.default_exception_handler(context)
 
     async def _session(self) -> None:
-        self._closing = asyncio.Event()
+        assert self._closing is not None
         client = gmqtt.Client(
             self.client_id,
             clean_session=False,
