@@ -226,8 +226,9 @@ def test_timestamps_are_stored_in_one_form_whatever_form_they_came_in() -> None:
         {"ts": "2026-11-24T07:00:00.250000Z", "power": 1},  # already the stored form
         {"ts": "2026-11-24T08:00:00.25+01:00", "power": 2},
         {"ts": "2026-11-24 07:00:00.250000Z", "power": 3},  # same length, a space for the T
+        {"ts": "2026-W48-2T07:00:00.250000Z", "power": 4},  # same length, an ISO week date
     ]
     measures, rejections, _ = run(entries)
     assert rejections == []
-    assert [m.observed_at for m in measures] == ["2026-11-24T07:00:00.250000Z"] * 3
+    assert [m.observed_at for m in measures] == ["2026-11-24T07:00:00.250000Z"] * 4
     assert {m.observed_us for m in measures} == {T0 + 250_000}

@@ -169,7 +169,18 @@ def timestamp_us(raw: Any) -> int:
 
 def _is_canonical(raw: Any) -> bool:
     """Whether a parsed timestamp text is exactly what :func:`format_us` would write."""
-    return type(raw) is str and len(raw) == 27 and raw[26] == "Z" and raw[19] == "." and raw[10] == "T"
+    # Every separator in place (YYYY-MM-DDTHH:MM:SS.ffffffZ): also rules out week dates and basic times.
+    return (
+        type(raw) is str
+        and len(raw) == 27
+        and raw[4] == "-"
+        and raw[7] == "-"
+        and raw[10] == "T"
+        and raw[13] == ":"
+        and raw[16] == ":"
+        and raw[19] == "."
+        and raw[26] == "Z"
+    )
 
 
 def format_us(us: int) -> str:
