@@ -248,12 +248,20 @@ class EntityStore:
     ) -> dict[str, Entity]:
         """The existing entities among ``ids``, by id."""
         found: dict[str, Entity] = {}
+        if self.is_postgres:
+            # One array parameter: the same statement text for any number of ids (prepared once).
+            lock = " FOR UPDATE" if for_update else ""
+            rows = conn.exec_driver_sql(
+                f"SELECT entity_id, doc FROM entities WHERE tenant = %s AND entity_id = ANY(%b::text[]){lock}",
+                (tenant, list(dict.fromkeys(ids))),
+            )
+            for entity_id, doc in rows:
+                found[entity_id] = loads(doc)
+            return found
         for chunk in _chunks(list(dict.fromkeys(ids))):
             query = select(entities.c.entity_id, entities.c.doc).where(
                 entities.c.tenant == tenant, entities.c.entity_id.in_(chunk)
             )
-            if for_update and self.is_postgres:
-                query = query.with_for_update()
             for entity_id, doc in conn.execute(query):
                 found[entity_id] = loads(doc)
         return found
