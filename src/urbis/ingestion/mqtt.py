@@ -8,7 +8,7 @@ again (and stored once, history being keyed by observed time).
 
 The network side is gmqtt on its own asyncio loop (reading the socket in
 large chunks and answering with a PUBACK only when our acknowledgement
-resolves: about three times the message rate of paho's packet-at-a-time
+resolves: about twice the message rate of paho's packet-at-a-time
 reads); one writer thread drains the queue in batches, so a burst becomes a
 few large transactions.  Several processes can share the device topics
 through an MQTT 5 shared subscription, each with its own session.
