@@ -142,6 +142,51 @@ def test_a_message_that_breaks_storage_is_quarantined_and_the_rest_stored(prefix
         bridge.stop()
 
 
+def test_stored_messages_are_acknowledged_and_not_delivered_again(prefix: str, tmp_path: Path) -> None:
+    need_service(broker_unavailable())
+    with private_broker(tmp_path) as broker:
+        client_id = f"urbis-{prefix}"
+        first = Recorder()
+        bridge = MqttBridge(broker.url, first, client_id=client_id, prefix=prefix)
+        bridge.start()
+        assert bridge.wait_connected(10)
+        pub = publisher(broker.port)
+        for i in range(300):  # more than one read and one batch
+            pub.publish(f"{prefix}/c/d{i % 9}/attrs", orjson.dumps({"n": i}), qos=1)
+        assert wait_until(lambda: len(first.messages) == 300)
+        bridge.stop()
+        # The session resumes: anything stored but left unacknowledged would come back now.
+        second = Recorder()
+        again = MqttBridge(broker.url, second, client_id=client_id, prefix=prefix)
+        again.start()
+        try:
+            assert again.wait_connected(10)
+            pub.publish(f"{prefix}/c/d1/attrs", orjson.dumps({"n": 300}), qos=1).wait_for_publish(5)
+            assert wait_until(lambda: len(second.messages) >= 1)
+            assert not wait_until(lambda: len(second.messages) > 1, timeout=1.0)
+            assert second.payloads() == [{"n": 300}]
+        finally:
+            again.stop()
+            pub.disconnect()
+
+
+def test_qos_0_messages_are_taken_in_too(prefix: str) -> None:
+    need_service(broker_unavailable())
+    recorder = Recorder()
+    bridge = MqttBridge("mqtt://127.0.0.1:1883", recorder, client_id=f"urbis-{prefix}", prefix=prefix)
+    bridge.start()
+    try:
+        assert bridge.wait_connected(10)
+        pub = publisher()
+        pub.publish(f"{prefix}/city1/aq-1/attrs", b'{"pm25": 1}', qos=0).wait_for_publish(5)
+        pub.publish(f"{prefix}/city1/aq-1/attrs", b'{"pm25": 2}', qos=1).wait_for_publish(5)
+        assert wait_until(lambda: len(recorder.messages) == 2)
+        assert sorted(p["pm25"] for p in recorder.payloads()) == [1, 2]
+        pub.disconnect()
+    finally:
+        bridge.stop()
+
+
 def test_messages_sent_while_urbis_is_away_arrive_after_it_returns(prefix: str, tmp_path: Path) -> None:
     need_service(broker_unavailable())
     with private_broker(tmp_path) as broker:

@@ -233,6 +233,17 @@ async def _publish_messages(prefix: str, devices: list[str], messages: int, port
     waiting = Unacknowledged()
     client = gmqtt.Client(f"bench-pub-{uuid.uuid4().hex[:8]}", clean_session=True, persistent_storage=waiting)
     await client.connect("127.0.0.1", port, version=MQTTv311)
+    # gmqtt writes each publish to the socket at once: one system call per message. Between
+    # flushes the packets wait in a list and go out in one write (gmqtt pinned to 0.8.x).
+    protocol = client._connection._protocol
+    unsent: list[bytes] = []
+    protocol.write_data = unsent.append
+
+    def flush() -> None:
+        if unsent:
+            protocol._transport.write(b"".join(unsent))
+            unsent.clear()
+
     topics = [f"{prefix}/{TENANT}/{device}/attrs" for device in devices]
     last = [0] * len(devices)
     began = time.perf_counter()
@@ -240,8 +251,10 @@ async def _publish_messages(prefix: str, devices: list[str], messages: int, port
         if rate > 0:
             ahead = n / rate - (time.perf_counter() - began)
             if ahead > 0:
+                flush()
                 await asyncio.sleep(ahead)
-        elif n % 500 == 499:
+        if n % 500 == 499:
+            flush()
             await asyncio.sleep(0)  # let the loop flush and read acknowledgements
             while waiting.count > 30_000:  # packet ids are 16 bits: keep well inside them
                 await asyncio.sleep(0.005)
@@ -251,6 +264,8 @@ async def _publish_messages(prefix: str, devices: list[str], messages: int, port
         last[i] = at
         payload = b'{"pm25":%d.5,"ts":"%s"}' % (n % 80, us_to_iso(at).encode())
         client.publish(topics[i], payload, qos=1)
+    flush()
+    del protocol.write_data  # back to gmqtt's own, for the DISCONNECT
     await waiting.wait_empty()
     await client.disconnect()
 

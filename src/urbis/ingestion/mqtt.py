@@ -6,11 +6,12 @@ acknowledged only after the batch it belongs to is committed: a crash or a
 database outage loses nothing the broker handed over, it is simply delivered
 again (and stored once, history being keyed by observed time).
 
-The network side is gmqtt on its own asyncio loop (reading the socket in
-large chunks and answering with a PUBACK only when our acknowledgement
-resolves: about twice the message rate of paho's packet-at-a-time
-reads); one writer thread drains the queue in batches, so a burst becomes a
-few large transactions.  Several processes can share the device topics
+The network side is gmqtt on its own asyncio loop, reading the socket in
+large chunks.  QoS 1 deliveries are taken straight from gmqtt's packet
+handler with their packet id (no task per message) and handed to the writer
+thread once per loop pass; the writer drains them in batches, so a burst
+becomes a few large transactions, and the PUBACKs of a committed batch go
+out in one socket write.  Several processes can share the device topics
 through an MQTT 5 shared subscription, each with its own session.
 """
 
@@ -25,13 +26,15 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 import gmqtt
 import orjson
-from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv50
+from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTCommands, MQTTv50
 from gmqtt.mqtt.handler import MQTTConnectError
+from gmqtt.mqtt.package import CommandWithMidPacket
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -108,7 +111,9 @@ class _Received:
     kind: str
     payload: bytes
     received_us: int
-    acknowledge: asyncio.Future[int]  # resolved (on the network loop) once the message is safe
+    # Where the message came from and its packet id, for the PUBACK once it is safe (QoS 0: no id).
+    connection: Any
+    packet_id: int | None
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -119,11 +124,22 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _release(tickets: Sequence[asyncio.Future[int]]) -> None:
-    """Let gmqtt send the PUBACKs of committed messages (reason code 0: success)."""
-    for ticket in tickets:
-        if not ticket.done():
-            ticket.set_result(0)
+def _acknowledge(batch: Sequence[_Received]) -> None:
+    """Send the PUBACKs (reason 0: success) of committed messages, one write per connection.
+
+    A message that came over a connection since lost is not acknowledged: the broker
+    delivers it again on the resumed session, and storing it again changes nothing.
+    """
+    by_connection: dict[int, tuple[Any, list[bytes]]] = {}
+    for item in batch:
+        if item.packet_id is None:
+            continue
+        entry = by_connection.setdefault(id(item.connection), (item.connection, []))
+        entry[1].append(CommandWithMidPacket.build_package(MQTTCommands.PUBACK, item.packet_id, False))
+    for connection, packets in by_connection.values():
+        if connection.is_closing():
+            continue
+        connection.send_package(b"".join(packets))
 
 
 def now_us() -> int:
@@ -158,7 +174,8 @@ class MqttBridge:
         self.share_group = share_group
         # With several sessions, one publishes commands (each must go out once); all record acknowledgements.
         self.publishes_commands = publishes_commands
-        self._queue: queue.Queue[_Received | None] = queue.Queue()
+        self._queue: queue.Queue[list[_Received] | None] = queue.Queue()
+        self._arrived: list[_Received] = []  # on the network loop, until handed to the writer
         self._stopping = threading.Event()
         self._writer: threading.Thread | None = None
         self._network: threading.Thread | None = None
@@ -224,7 +241,7 @@ class MqttBridge:
             loop.close()
 
     def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        # Messages left unacknowledged when we stop are cancelled on purpose (the broker keeps them).
+        # Tasks cancelled on purpose when we stop are no error.
         if isinstance(context.get("exception"), asyncio.CancelledError):
             return
         loop.default_exception_handler(context)
@@ -234,7 +251,7 @@ class MqttBridge:
         client = gmqtt.Client(
             self.client_id,
             clean_session=False,
-            optimistic_acknowledgement=False,  # PUBACK when on_message's result resolves
+            optimistic_acknowledgement=False,  # we send the PUBACKs, after the commit
             session_expiry_interval=SESSION_EXPIRY_SECONDS,
             receive_maximum=RECEIVE_MAXIMUM,
         )
@@ -243,7 +260,11 @@ class MqttBridge:
             client.set_auth_credentials(self.address.username, self.address.password)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
+        client.on_message = self._on_message_qos0
+        # gmqtt would run a task per QoS 1 message and write each PUBACK on its own; its
+        # handler's QoS 1 hook (gmqtt pinned to 0.8.x) takes the message and packet id instead.
+        handler = client._package_handler
+        handler._handle_qos_1_publish_packet = partial(self._on_qos1_message, handler)
         self._client = client
         while not self._closing.is_set():
             try:
@@ -274,15 +295,28 @@ class MqttBridge:
         if not self._stopping.is_set():
             log.warning("MQTT broker connection lost (%s); reconnecting", exc)
 
-    async def _on_message(self, _client: gmqtt.Client, topic: str, payload: bytes, _qos: int, _properties: Any) -> int:
+    def _on_qos1_message(self, handler: Any, packet_id: int, payload: bytes, topic: str, _properties: Any) -> None:
+        self._arrive(topic, payload, handler.current_connection, packet_id)
+
+    def _on_message_qos0(self, _client: gmqtt.Client, topic: str, payload: bytes, _qos: int, _properties: Any) -> None:
+        self._arrive(topic, payload, None, None)
+
+    def _arrive(self, topic: str, payload: bytes, connection: Any, packet_id: int | None) -> None:
         parts = topic.split("/")
         if len(parts) != 4 or parts[0] != self.prefix:
-            return 0  # not ours (a misconfigured ACL): nothing to keep
+            # Not ours (a misconfigured ACL): nothing to keep, but the broker must not resend it.
+            if packet_id is not None:
+                connection.send_package(CommandWithMidPacket.build_package(MQTTCommands.PUBACK, packet_id, False))
+            return
         _, tenant, device_id, kind = parts
-        assert self._loop is not None
-        ticket: asyncio.Future[int] = self._loop.create_future()
-        self._queue.put(_Received(tenant, device_id, kind, bytes(payload), self.clock_us(), ticket))
-        return await ticket  # gmqtt sends the PUBACK when this returns
+        if not self._arrived:
+            assert self._loop is not None
+            self._loop.call_soon(self._hand_over)  # after the rest of this read's packets
+        self._arrived.append(_Received(tenant, device_id, kind, bytes(payload), self.clock_us(), connection, packet_id))
+
+    def _hand_over(self) -> None:
+        arrived, self._arrived = self._arrived, []
+        self._queue.put(arrived)
 
     # -- writer thread ---------------------------------------------------------------------
 
@@ -290,16 +324,16 @@ class MqttBridge:
         first = self._queue.get()
         if first is None:
             return None
-        batch = [first]
+        batch = first
         while len(batch) < self.batch_max:
             try:
-                item = self._queue.get_nowait()
+                more = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is None:
+            if more is None:
                 self._queue.put(None)  # keep the stop marker for the next round
                 break
-            batch.append(item)
+            batch.extend(more)
         return batch
 
     def _write_loop(self) -> None:
@@ -324,7 +358,7 @@ class MqttBridge:
                     self._stopping.wait(delay)
                     delay = min(delay * 2, 10.0)
             if self._loop is not None and not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(_release, [item.acknowledge for item in batch])
+                self._loop.call_soon_threadsafe(_acknowledge, batch)
             self.stored_batches += 1
 
     def _isolate(self, batch: Sequence[_Received]) -> None:
