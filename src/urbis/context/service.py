@@ -501,7 +501,9 @@ class ContextService:
                         rejected.extend(RejectedReadings(readings, error.detail) for readings in group)
                         continue
                     # Readings replace instances and never mutate them: a shallow snapshot is enough.
-                    previous = None if fresh else {**entity, "attrs": {k: list(v) for k, v in entity["attrs"].items()}}
+                    previous = None
+                    if wants_events and not fresh:
+                        previous = {**entity, "attrs": {k: list(v) for k, v in entity["attrs"].items()}}
                     attributes, history = apply_measures(tenant, entity, pairs, now)
                     entries.extend(history)
                     measures += len(pairs)
