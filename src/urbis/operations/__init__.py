@@ -1,0 +1,1 @@
+"""What the solutions share: alarms and maintenance work orders."""

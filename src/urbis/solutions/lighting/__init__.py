@@ -1,0 +1,1 @@
+"""Smart street lighting: control programs, energy and savings, faults."""

@@ -1,0 +1,1 @@
+"""Smart parking: occupancy, guidance, forecast, SFpark pricing, sessions."""
