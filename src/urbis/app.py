@@ -36,6 +36,7 @@ from urbis.ingestion.service import (
     IngestionService,
     IngestMetrics,
 )
+from urbis.operations.service import OperationsService
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ TABLE_MODULES = (
     "urbis.context.history",
     "urbis.context.subscriptions.store",
     "urbis.ingestion.store",
+    "urbis.operations.store",
 )
 
 
@@ -64,7 +66,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     ``server`` marks the app as its process's only one (``urbis serve``): after
     start-up its long-lived objects are frozen out of the garbage collector's way.
     """
-    from urbis.web import auth, devices, events, system
+    from urbis.web import auth, devices, events, operations, system
     from urbis.web.errors import install_error_handlers
     from urbis.web.ngsild import batch, contexts, discovery, entities, subscriptions, temporal
 
@@ -132,9 +134,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     _wire_ingestion(app, settings, db, bus, clock, background)
     _wire_subscriptions(app, settings, db, bus, clock, background)
     _wire_mqtt(app, settings, db, bus, background)
+    # Alarms and work orders, mirrored into the context as Alert and WorkOrder entities.
+    app.state.operations = OperationsService(db, app.state.context, clock=clock)
     for module in (entities, batch, discovery, contexts, temporal, subscriptions):
         app.include_router(module.router)
     app.include_router(devices.router)
+    app.include_router(operations.router)
     app.include_router(events.router)
     app.include_router(auth.router)
     app.include_router(system.router)

@@ -330,6 +330,16 @@ class ContextService:
 
     # -- batches ---------------------------------------------------------------------------
 
+    def upsert_documents(self, tenant: str, documents: Sequence[dict[str, Any]]) -> BatchResult:
+        """Create or replace entities written in Urbis's own terms (compact, the Urbis @context).
+
+        How the solutions and operations write the entities they derive (alarms, indices,
+        forecasts): each document is validated as an NGSI-LD entity, then upserted whole.
+        """
+        now = self.now()
+        items = [model.build_entity(document, self._reading_terms, now) for document in documents]
+        return self.batch(tenant, items, "upsert-replace")
+
     def batch(
         self,
         tenant: str,

@@ -10,10 +10,8 @@ answer; errors are :class:`~urbis.core.errors.UrbisError` rendered as ProblemDet
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import quote
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -32,11 +30,10 @@ from urbis.ingestion.service import (
     error_of_outcome,
 )
 from urbis.web.deps import current_actor
-from urbis.web.ngsild.common import call, check_params, read_body, read_json, settings_of, tenant_of
+from urbis.web.ngsild.common import call, check_params, read_body, read_json, tenant_of
+from urbis.web.params import json_response, page_limit, page_offset, text_param
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
-
-LIST_DEFAULT = 100
 
 
 # -- plumbing ---------------------------------------------------------------------------------
@@ -70,39 +67,6 @@ def _manager_tenant(request: Request) -> str:
     return tenant
 
 
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
-
-
-def _int_param(request: Request, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isascii() or not raw.isdigit():
-        raise BadRequestData(f"'{name}' must be a whole number, got {raw!r:.40}")
-    value = int(raw)
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = f" and {maximum}" if maximum is not None else ""
-        raise BadRequestData(f"'{name}' must be between {minimum}{upper}, got {value}")
-    return value
-
-
-def _text_param(request: Request, name: str) -> str | None:
-    """A filter value: at most 512 characters, no control characters (PostgreSQL cannot compare NUL)."""
-    raw = request.query_params.get(name)
-    if raw is not None and (len(raw) > 512 or any(ord(c) < 32 or ord(c) == 127 for c in raw)):
-        raise BadRequestData(f"'{name}' must be at most 512 characters without control characters")
-    return raw
-
-
-def _limit(request: Request) -> int:
-    return _int_param(request, "limit", LIST_DEFAULT, minimum=1, maximum=settings_of(request).page_max)
-
-
-def _offset(request: Request) -> int:
-    return _int_param(request, "offset", 0, maximum=2**31 - 1)
-
-
 def _device_id(value: str) -> str:
     return check_device_id(value)
 
@@ -116,7 +80,7 @@ async def create_device(request: Request) -> Response:
     tenant = _manager_tenant(request)
     body = await read_json(request)
     device, token = await call(_devices(request).create, tenant, body)
-    return _json(
+    return json_response(
         {**device.to_json(), "token": token},
         201,
         {"Location": f"/api/v1/devices/{quote(device.id, safe='')}"},
@@ -142,7 +106,7 @@ async def import_devices(request: Request) -> Response:
             f"Content-Type {media or '(none)'!r} is not supported here; use text/csv or application/json"
         )
     result = await call(_devices(request).import_devices, tenant, rows)
-    return _json(result.to_json(), 201)
+    return json_response(result.to_json(), 201)
 
 
 @router.get("/devices", summary="List devices")
@@ -153,18 +117,18 @@ async def list_devices(request: Request) -> Response:
     device_type = request.query_params.get("deviceType")
     if device_type is not None and device_type not in PROFILES:
         raise BadRequestData(f"'deviceType' must be one of {', '.join(PROFILES)}")
-    gateway_id = _text_param(request, "gatewayId")
-    entity_id = _text_param(request, "entityId")
+    gateway_id = text_param(request, "gatewayId")
+    entity_id = text_param(request, "entityId")
     devices, total = await call(
         _devices(request).list_devices,
         tenant,
         device_type=device_type,
         gateway_id=gateway_id,
         entity_id=entity_id,
-        limit=_limit(request),
-        offset=_offset(request),
+        limit=page_limit(request),
+        offset=page_offset(request),
     )
-    return _json([d.to_json() for d in devices], headers={"X-Total-Count": str(total)})
+    return json_response([d.to_json() for d in devices], headers={"X-Total-Count": str(total)})
 
 
 @router.get("/devices/{device_id}", summary="Show a device")
@@ -172,7 +136,7 @@ async def get_device(request: Request, device_id: str) -> Response:
     """One device (without its token)."""
     tenant = _manager_tenant(request)
     device = await call(_devices(request).get, tenant, _device_id(device_id))
-    return _json(device.to_json())
+    return json_response(device.to_json())
 
 
 @router.patch("/devices/{device_id}", summary="Change a device")
@@ -181,7 +145,7 @@ async def patch_device(request: Request, device_id: str) -> Response:
     tenant = _manager_tenant(request)
     body = await read_json(request)
     device = await call(_devices(request).update, tenant, _device_id(device_id), body)
-    return _json(device.to_json())
+    return json_response(device.to_json())
 
 
 @router.delete("/devices/{device_id}", status_code=204, summary="Delete a device")
@@ -197,7 +161,7 @@ async def rotate_token(request: Request, device_id: str) -> Response:
     """A new token (shown once); the old one stops working."""
     tenant = _manager_tenant(request)
     device, token = await call(_devices(request).rotate_token, tenant, _device_id(device_id))
-    return _json({**device.to_json(), "token": token})
+    return json_response({**device.to_json(), "token": token})
 
 
 @router.post("/devices/{device_id}/revoke", summary="Revoke a device")
@@ -205,7 +169,7 @@ async def revoke_device(request: Request, device_id: str) -> Response:
     """Disable a device: every message it sends is rejected until it is enabled again."""
     tenant = _manager_tenant(request)
     device = await call(_devices(request).revoke, tenant, _device_id(device_id))
-    return _json(device.to_json())
+    return json_response(device.to_json())
 
 
 @router.post("/devices/{device_id}/enable", summary="Re-enable a revoked device")
@@ -213,7 +177,7 @@ async def enable_device(request: Request, device_id: str) -> Response:
     """Accept the device's messages again."""
     tenant = _manager_tenant(request)
     device = await call(_devices(request).enable, tenant, _device_id(device_id))
-    return _json(device.to_json())
+    return json_response(device.to_json())
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -227,7 +191,7 @@ async def send_command(request: Request, device_id: str) -> Response:
     if not isinstance(body, dict) or set(body) - {"command", "params"}:
         raise BadRequestData("a command is an object with 'command' and optional 'params'")
     record = await call(_commands(request).send, tenant, _device_id(device_id), body.get("command"), body.get("params"))
-    return _json(record.to_json(), 202)
+    return json_response(record.to_json(), 202)
 
 
 @router.get("/devices/{device_id}/commands", summary="A device's commands")
@@ -239,10 +203,10 @@ async def list_commands(request: Request, device_id: str) -> Response:
         _commands(request).list_commands,
         tenant,
         _device_id(device_id),
-        limit=_limit(request),
-        offset=_offset(request),
+        limit=page_limit(request),
+        offset=page_offset(request),
     )
-    return _json([r.to_json() for r in records])
+    return json_response([r.to_json() for r in records])
 
 
 # -- dead letters -----------------------------------------------------------------------------
@@ -272,13 +236,13 @@ async def list_deadletters(request: Request) -> Response:
     letters, total = await call(
         _deadletters(request).list_deadletters,
         tenant,
-        device_id=_text_param(request, "deviceId"),
+        device_id=text_param(request, "deviceId"),
         reason=reason,
         since=_since(request),
-        limit=_limit(request),
-        offset=_offset(request),
+        limit=page_limit(request),
+        offset=page_offset(request),
     )
-    return _json([d.to_json() for d in letters], headers={"X-Total-Count": str(total)})
+    return json_response([d.to_json() for d in letters], headers={"X-Total-Count": str(total)})
 
 
 @router.get("/deadletters/{deadletter_id}", summary="Show a dead letter")
@@ -286,7 +250,7 @@ async def get_deadletter(request: Request, deadletter_id: str) -> Response:
     """One dead letter with its (truncated) payload."""
     tenant = _manager_tenant(request)
     letter = await call(_deadletters(request).get, tenant, deadletter_id)
-    return _json(letter.to_json())
+    return json_response(letter.to_json())
 
 
 @router.delete("/deadletters/{deadletter_id}", status_code=204, summary="Discard a dead letter")
@@ -329,7 +293,7 @@ async def _ingest(request: Request, tenant: str, device_id: str, kind: str) -> R
     error = error_of_outcome(outcome)
     if error is not None:
         raise error
-    return _json(outcome.to_json())
+    return json_response(outcome.to_json())
 
 
 @router.post("/ingest/{tenant}/devices/{device_id}", summary="Measures of one device")
@@ -350,7 +314,7 @@ async def poll_commands(request: Request, tenant: str, device_id: str) -> Respon
     tenant = _ingest_tenant(tenant)
     await call(_ingestion(request).authenticate, tenant, device_id, _device_token(request))
     records = await call(_commands(request).poll, tenant, device_id)
-    return _json([r.downlink() for r in records])
+    return json_response([r.downlink() for r in records])
 
 
 @router.post("/ingest/{tenant}/devices/{device_id}/commands/{command_id}", summary="Acknowledge a command")
@@ -364,4 +328,4 @@ async def acknowledge_command(request: Request, tenant: str, device_id: str, com
     record = await call(
         _commands(request).acknowledge, tenant, device_id, command_id, body.get("status"), body.get("result")
     )
-    return _json(record.to_json())
+    return json_response(record.to_json())

@@ -41,6 +41,10 @@ class Permission(enum.StrEnum):
     MANAGE_ACCOUNTS = "accounts:manage"
     # Provision devices (their tokens are credentials), send them commands, read dead letters.
     MANAGE_DEVICES = "devices:manage"
+    # See alarms and work orders (staff only: they name assignees).
+    READ_OPERATIONS = "operations:read"
+    # Acknowledge, assign and close alarms and work orders.
+    MANAGE_OPERATIONS = "operations:manage"
 
 
 _READ = frozenset({Permission.READ_CONTEXT})
@@ -50,10 +54,11 @@ _READ_WRITE = frozenset({Permission.READ_CONTEXT, Permission.WRITE_CONTEXT})
 GRANTS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.ADMIN: frozenset(Permission),
-        Role.OPERATOR: _READ_WRITE | {Permission.MANAGE_DEVICES},
+        Role.OPERATOR: _READ_WRITE
+        | {Permission.MANAGE_DEVICES, Permission.READ_OPERATIONS, Permission.MANAGE_OPERATIONS},
         # Devices report measurements, which land in the context as attribute updates.
         Role.DEVICE: _READ_WRITE,
-        Role.VIEWER: _READ,
+        Role.VIEWER: _READ | {Permission.READ_OPERATIONS},
         Role.CITIZEN: _READ,
         Role.DATA_CONSUMER: _READ,
     }
@@ -134,6 +139,16 @@ def can_manage_accounts(actor: Actor, tenant: str) -> bool:
 def can_manage_devices(actor: Actor, tenant: str) -> bool:
     """Whether ``actor`` may provision devices, send them commands and read dead letters in ``tenant``."""
     return has_permission(actor, Permission.MANAGE_DEVICES, tenant)
+
+
+def can_read_operations(actor: Actor, tenant: str) -> bool:
+    """Whether ``actor`` may see the alarms and work orders of ``tenant``."""
+    return has_permission(actor, Permission.READ_OPERATIONS, tenant)
+
+
+def can_manage_operations(actor: Actor, tenant: str) -> bool:
+    """Whether ``actor`` may acknowledge, assign and close alarms and work orders in ``tenant``."""
+    return has_permission(actor, Permission.MANAGE_OPERATIONS, tenant)
 
 
 def require(allowed: bool, actor: Actor, action: str) -> None:

@@ -1,0 +1,262 @@
+"""The operations service: solutions report and clear conditions; staff acknowledge, assign and close.
+
+Every change is committed to the operations tables first, then mirrored into the context
+broker as NGSI-LD entities (``Alert`` from Smart Data Models for alarms, ``WorkOrder`` for
+work orders), so dashboards, subscriptions and the marketplace see them like any other
+entity.  The mirror leaves out the assignee: a person's name is for staff only.  A failed
+mirror is logged and repaired by the next change of the same ticket: the tables are the
+record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from urbis.context.model import is_uri
+from urbis.context.service import ContextService
+from urbis.core.clock import Clock, SystemClock
+from urbis.core.db import Database
+from urbis.core.errors import BadRequestData, NotFound
+from urbis.operations import model, store
+from urbis.operations.model import RECOVERED, Alarm, AlarmReport, WorkOrder
+from urbis.operations.store import TicketFilter
+
+log = logging.getLogger(__name__)
+
+#: Smart Data Models ``Alert.category`` per solution (lighting faults are infrastructure upkeep).
+ALERT_CATEGORY = {"air_quality": "environment", "parking": "traffic", "lighting": "infrastructure"}
+
+
+def alarm_entity_id(alarm_id: str) -> str:
+    """The NGSI-LD id of an alarm's entity."""
+    return f"urn:ngsi-ld:Alert:{alarm_id}"
+
+
+def work_order_entity_id(order_id: str) -> str:
+    """The NGSI-LD id of a work order's entity."""
+    return f"urn:ngsi-ld:WorkOrder:{order_id}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _datetime(moment: datetime) -> dict[str, Any]:
+    return {"type": "Property", "value": {"@type": "DateTime", "@value": _iso(moment)}}
+
+
+def _ticket_attributes(ticket: Alarm | WorkOrder) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "status": {"type": "Property", "value": ticket.state.value},
+        "severity": {"type": "Property", "value": ticket.severity.value},
+        "description": {"type": "Property", "value": ticket.description},
+        "dateIssued": _datetime(ticket.opened_at),
+        "validFrom": _datetime(ticket.opened_at),
+        "alertSource": {"type": "Relationship", "object": ticket.source},
+    }
+    if ticket.closed_at is not None:
+        document["validTo"] = _datetime(ticket.closed_at)
+    if ticket.location is not None:
+        document["location"] = {"type": "GeoProperty", "value": ticket.location}
+    return document
+
+
+def alarm_document(alarm: Alarm) -> dict[str, Any]:
+    """An alarm as an NGSI-LD ``Alert`` entity in Urbis's terms."""
+    return {
+        "id": alarm_entity_id(alarm.id),
+        "type": "Alert",
+        "category": {"type": "Property", "value": ALERT_CATEGORY.get(alarm.solution, alarm.solution)},
+        "subCategory": {"type": "Property", "value": alarm.kind},
+        **_ticket_attributes(alarm),
+    }
+
+
+def work_order_document(order: WorkOrder) -> dict[str, Any]:
+    """A work order as an NGSI-LD ``WorkOrder`` entity in Urbis's terms."""
+    document = {"id": work_order_entity_id(order.id), "type": "WorkOrder", **_ticket_attributes(order)}
+    document["name"] = {"type": "Property", "value": order.title}
+    if order.alarm_id is not None:
+        document["refAlert"] = {"type": "Relationship", "object": alarm_entity_id(order.alarm_id)}
+    return document
+
+
+class OperationsService:
+    """Alarms and work orders of every tenant."""
+
+    def __init__(self, db: Database, context: ContextService | None, *, clock: Clock | None = None):
+        """``context`` receives the NGSI-LD mirror of each ticket (``None``: no mirror, for tests of the rules)."""
+        self.db = db
+        self.context = context
+        self.clock = clock or SystemClock()
+
+    # -- what the solutions call -----------------------------------------------------------
+
+    def report(self, report: AlarmReport) -> Alarm:
+        """A condition holds: open its alarm (and work order), or count a repeat of the active one."""
+        try:
+            alarm, orders = self._report_once(report)
+        except IntegrityError:
+            # Another process opened the same condition's alarm a moment ago: count a repeat of it.
+            alarm, orders = self._report_once(report)
+        self._mirror([alarm], orders)
+        return alarm
+
+    def _report_once(self, report: AlarmReport) -> tuple[Alarm, list[WorkOrder]]:
+        with self.db.write() as conn:
+            active = store.active_alarm(conn, report.tenant, report.solution, report.kind, report.source)
+            if active is not None:
+                alarm = model.repeat(active, report)
+                store.save_alarm(conn, alarm)
+                return alarm, []
+            alarm = model.open_alarm(report, model.new_id())
+            store.insert_alarm(conn, alarm)
+            orders: list[WorkOrder] = []
+            if report.work_order:
+                order = model.open_work_order(alarm, report.work_order[: model.TITLE_LENGTH], model.new_id())
+                store.insert_work_order(conn, order)
+                orders.append(order)
+        return alarm, orders
+
+    def recover(self, tenant: str, solution: str, kind: str, source: str, at: datetime | None = None) -> Alarm | None:
+        """The condition no longer holds: close its alarm and the alarm's open work orders."""
+        moment = at or self.clock.now()
+        with self.db.write() as conn:
+            active = store.active_alarm(conn, tenant, solution, kind, source)
+            if active is None:
+                return None
+            alarm = model.close(active, RECOVERED, moment)
+            store.save_alarm(conn, alarm)
+            orders = [model.close(o, RECOVERED, moment) for o in store.active_work_orders_of(conn, tenant, active.id)]
+            for order in orders:
+                store.save_work_order(conn, order)
+        self._mirror([alarm], orders)
+        return alarm
+
+    def active_alarms(self, tenant: str, solution: str, kinds: Sequence[str] | None = None) -> list[Alarm]:
+        """A solution's active alarms (to clear those whose condition it no longer sees)."""
+        with self.db.read() as conn:
+            return store.all_active_alarms(conn, tenant, solution, kinds)
+
+    # -- what staff do ---------------------------------------------------------------------
+
+    def acknowledge_alarm(self, tenant: str, alarm_id: str, by: str) -> Alarm:
+        """Mark an alarm seen."""
+        return self._change_alarm(tenant, alarm_id, lambda a, now: model.acknowledge(a, by, now))
+
+    def assign_alarm(self, tenant: str, alarm_id: str, assignee: str | None) -> Alarm:
+        """Give an alarm to someone (``None``: nobody)."""
+        return self._change_alarm(tenant, alarm_id, lambda a, now: model.assign(a, assignee, now))
+
+    def close_alarm(self, tenant: str, alarm_id: str, note: str) -> Alarm:
+        """Close an alarm by hand; its work orders stay, a crew may still have work to do."""
+        return self._change_alarm(tenant, alarm_id, lambda a, now: model.close(a, note, now))
+
+    def acknowledge_work_order(self, tenant: str, order_id: str, by: str) -> WorkOrder:
+        """Mark a work order seen (taken up)."""
+        return self._change_order(tenant, order_id, lambda o, now: model.acknowledge(o, by, now))
+
+    def assign_work_order(self, tenant: str, order_id: str, assignee: str | None) -> WorkOrder:
+        """Give a work order to a person or crew."""
+        return self._change_order(tenant, order_id, lambda o, now: model.assign(o, assignee, now))
+
+    def close_work_order(self, tenant: str, order_id: str, note: str) -> WorkOrder:
+        """Close a work order (the job is done, or not needed)."""
+        return self._change_order(tenant, order_id, lambda o, now: model.close(o, note, now))
+
+    def create_work_order(
+        self, tenant: str, *, title: str, description: str, source: str, severity: model.Severity
+    ) -> WorkOrder:
+        """Open a work order by hand (no alarm behind it); ``source`` names the entity concerned."""
+        if not is_uri(source):
+            raise BadRequestData(f"'source' must be an entity id (a URI), got {source!r:.80}")
+        order = model.manual_work_order(tenant, title, description, source, severity, self.clock.now(), model.new_id())
+        with self.db.write() as conn:
+            store.insert_work_order(conn, order)
+        self._mirror([], [order])
+        return order
+
+    def _change_alarm(self, tenant: str, alarm_id: str, change: Any) -> Alarm:
+        with self.db.write() as conn:
+            current = store.get_alarm(conn, tenant, alarm_id)
+            if current is None:
+                raise NotFound(f"alarm {alarm_id!r:.80} does not exist")
+            alarm: Alarm = change(current, self.clock.now())
+            if alarm != current:
+                store.save_alarm(conn, alarm)
+        if alarm != current:
+            self._mirror([alarm], [])
+        return alarm
+
+    def _change_order(self, tenant: str, order_id: str, change: Any) -> WorkOrder:
+        with self.db.write() as conn:
+            current = store.get_work_order(conn, tenant, order_id)
+            if current is None:
+                raise NotFound(f"work order {order_id!r:.80} does not exist")
+            order: WorkOrder = change(current, self.clock.now())
+            if order != current:
+                store.save_work_order(conn, order)
+        if order != current:
+            self._mirror([], [order])
+        return order
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get_alarm(self, tenant: str, alarm_id: str) -> Alarm:
+        """One alarm; NotFound if absent."""
+        with self.db.read() as conn:
+            alarm = store.get_alarm(conn, tenant, alarm_id)
+        if alarm is None:
+            raise NotFound(f"alarm {alarm_id!r:.80} does not exist")
+        return alarm
+
+    def list_alarms(self, tenant: str, wanted: TicketFilter) -> tuple[list[Alarm], int]:
+        """Alarms matching ``wanted``, newest first, with the total count."""
+        with self.db.read() as conn:
+            return store.list_alarms(conn, tenant, wanted)
+
+    def get_work_order(self, tenant: str, order_id: str) -> WorkOrder:
+        """One work order; NotFound if absent."""
+        with self.db.read() as conn:
+            order = store.get_work_order(conn, tenant, order_id)
+        if order is None:
+            raise NotFound(f"work order {order_id!r:.80} does not exist")
+        return order
+
+    def list_work_orders(self, tenant: str, wanted: TicketFilter) -> tuple[list[WorkOrder], int]:
+        """Work orders matching ``wanted``, newest first, with the total count."""
+        with self.db.read() as conn:
+            return store.list_work_orders(conn, tenant, wanted)
+
+    def summary(self, tenant: str) -> dict[str, dict[str, int]]:
+        """Active alarms per solution and severity."""
+        with self.db.read() as conn:
+            counts = store.count_active_alarms(conn, tenant)
+        result: dict[str, dict[str, int]] = {}
+        for (solution, severity), count in counts.items():
+            result.setdefault(solution, {})[severity] = count
+        return result
+
+    # -- the NGSI-LD mirror ----------------------------------------------------------------
+
+    def _mirror(self, alarms: Sequence[Alarm], orders: Sequence[WorkOrder]) -> None:
+        if self.context is None or not (alarms or orders):
+            return
+        by_tenant: dict[str, list[dict[str, Any]]] = {}
+        for alarm in alarms:
+            by_tenant.setdefault(alarm.tenant, []).append(alarm_document(alarm))
+        for order in orders:
+            by_tenant.setdefault(order.tenant, []).append(work_order_document(order))
+        for tenant, documents in by_tenant.items():
+            try:
+                result = self.context.upsert_documents(tenant, documents)
+            except Exception:  # the tables hold the truth; the next change of the ticket mirrors it again
+                log.exception("mirroring %d operations entities of tenant %s failed", len(documents), tenant)
+                continue
+            for entity_id, error in result.errors:
+                log.error("operations entity %s not mirrored: %s", entity_id, error.detail)

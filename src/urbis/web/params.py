@@ -1,0 +1,52 @@
+"""Small helpers of the ``/api/v1`` JSON endpoints: answers, whole-number and text query parameters, paging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from starlette.responses import Response
+
+from urbis.core.errors import BadRequestData
+from urbis.web.ngsild.common import settings_of
+
+#: Items in a page when the client does not say.
+LIST_DEFAULT = 100
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer (orjson: datetimes as ISO 8601)."""
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+def int_param(request: Request, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """A whole-number query parameter within bounds; 400 with a clear message otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit():
+        raise BadRequestData(f"'{name}' must be a whole number, got {raw!r:.40}")
+    value = int(raw)
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and {maximum}" if maximum is not None else ""
+        raise BadRequestData(f"'{name}' must be between {minimum}{upper}, got {value}")
+    return value
+
+
+def text_param(request: Request, name: str) -> str | None:
+    """A filter value: at most 512 characters, no control characters (PostgreSQL cannot compare NUL)."""
+    raw = request.query_params.get(name)
+    if raw is not None and (len(raw) > 512 or any(ord(c) < 32 or ord(c) == 127 for c in raw)):
+        raise BadRequestData(f"'{name}' must be at most 512 characters without control characters")
+    return raw
+
+
+def page_limit(request: Request) -> int:
+    """``limit``: 1 up to the server's page maximum."""
+    return int_param(request, "limit", LIST_DEFAULT, minimum=1, maximum=settings_of(request).page_max)
+
+
+def page_offset(request: Request) -> int:
+    """``offset``: where the page starts."""
+    return int_param(request, "offset", 0, maximum=2**31 - 1)
