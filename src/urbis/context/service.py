@@ -645,6 +645,11 @@ class ContextService:
         with self.db.read() as conn:
             return self.store.search(conn, tenant, where, limit=params.limit, offset=params.offset, count=params.count)
 
+    def entities_of_type(self, tenant: str, type_iri: str) -> list[Entity]:
+        """Every entity of one (expanded) type: how the solutions read their part of the city."""
+        with self.db.read() as conn:
+            return list(self.store.iter_all(conn, tenant, EntityFilter(type_dnf=(frozenset({type_iri}),))))
+
     def purge(
         self,
         tenant: str,
