@@ -102,6 +102,9 @@ def make_settings(db_url: str, tenant: str, **overrides: object) -> Settings:
         "ngsild_open": True,
         "environment": "test",
         "secret_key": "test-secret-key-that-is-long-enough-0123456789",
+        # Tests share a database across tenants: a solution evaluating every tenant in the
+        # background would write into other tests' entities. Solution tests switch them on.
+        "solutions_enabled": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -37,6 +37,8 @@ from urbis.ingestion.service import (
     IngestMetrics,
 )
 from urbis.operations.service import OperationsService
+from urbis.solutions.parking.service import ParkingService
+from urbis.solutions.runtime import SolutionRunner
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     ``server`` marks the app as its process's only one (``urbis serve``): after
     start-up its long-lived objects are frozen out of the garbage collector's way.
     """
-    from urbis.web import auth, devices, events, operations, system
+    from urbis.web import auth, devices, events, operations, parking, system
     from urbis.web.errors import install_error_handlers
     from urbis.web.ngsild import batch, contexts, discovery, entities, subscriptions, temporal
 
@@ -136,14 +138,38 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     _wire_mqtt(app, settings, db, bus, background)
     # Alarms and work orders, mirrored into the context as Alert and WorkOrder entities.
     app.state.operations = OperationsService(db, app.state.context, clock=clock)
+    _wire_solutions(app, settings, db, bus, clock, background)
     for module in (entities, batch, discovery, contexts, temporal, subscriptions):
         app.include_router(module.router)
     app.include_router(devices.router)
     app.include_router(operations.router)
+    app.include_router(parking.router)
     app.include_router(events.router)
     app.include_router(auth.router)
     app.include_router(system.router)
     return app
+
+
+def _wire_solutions(
+    app: FastAPI, settings: Settings, db: Database, bus: EventBus, clock: Clock, background: Background
+) -> None:
+    """The city solutions, each evaluated periodically by the one process that leads it."""
+    urbis_terms = app.state.contexts.resolve(URBIS_CONTEXT_URL).expand
+    app.state.parking = ParkingService(app.state.context, urbis_terms, clock=clock)
+    app.state.solution_runners = [
+        SolutionRunner(
+            "parking",
+            app.state.parking.evaluate,
+            db=db,
+            bus=bus,
+            watched_types=app.state.parking.watched_types,
+            interval=settings.solutions_interval_seconds,
+            clock=clock,
+        )
+    ]
+    if settings.solutions_enabled:
+        for runner in app.state.solution_runners:
+            background.append((runner.start, runner.stop))
 
 
 def _wire_history(app: FastAPI, settings: Settings, db: Database, clock: Clock, background: Background) -> None:

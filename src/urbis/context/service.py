@@ -340,6 +340,16 @@ class ContextService:
         items = [model.build_entity(document, self._reading_terms, now) for document in documents]
         return self.batch(tenant, items, "upsert-replace")
 
+    def update_documents(self, tenant: str, documents: Sequence[dict[str, Any]]) -> BatchResult:
+        """Add or overwrite attributes of existing entities, given in Urbis's own terms.
+
+        How a solution writes what it derives onto entities it does not own (a parking
+        zone's occupancy): other attributes stay as they are.
+        """
+        now = self.now()
+        items = [model.build_entity(document, self._reading_terms, now) for document in documents]
+        return self.batch(tenant, items, "update")
+
     def batch(
         self,
         tenant: str,

@@ -130,6 +130,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Notifications waiting per process; beyond it the oldest are dropped and counted as failed.",
     )
+    # -- solutions -----------------------------------------------------------------------
+    solutions_enabled: bool = Field(
+        True, description="Run the city solutions (lighting, air quality, parking) in the background."
+    )
+    solutions_interval_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often each solution evaluates the whole city; a change this process stores wakes it sooner.",
+    )
     # -- the demo ------------------------------------------------------------------------
     demo_simulate: bool = Field(True, description="`urbis demo` runs the city simulator against the server.")
     demo_backfill_days: float = Field(

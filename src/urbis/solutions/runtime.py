@@ -68,15 +68,16 @@ class SolutionRunner:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._leader = LeaderRunner(db, f"solution-{name}", self._begin, self._end) if db is not None else None
+        self._bus = bus
         self._unsubscribe: Callable[[], None] | None = None
-        if bus is not None and self.watched_types:
-            self._unsubscribe = bus.subscribe(EntityChanged, self.on_entity_changed)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start running (once this process leads, when leadership is on)."""
         self._stopping.clear()
+        if self._bus is not None and self.watched_types and self._unsubscribe is None:
+            self._unsubscribe = self._bus.subscribe(EntityChanged, self.on_entity_changed)
         if self._leader is not None:
             self._leader.start()
         else:

@@ -1,0 +1,103 @@
+"""The smart-parking API: live occupancy and guidance, for anyone who may read the tenant's context."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from urbis.core.errors import BadRequestData
+from urbis.solutions.parking.const import DEFAULT_GUIDANCE, GuidanceParams
+from urbis.solutions.parking.guidance import GuidanceOption
+from urbis.solutions.parking.service import ParkingService
+from urbis.solutions.parking.views import occupancy_json
+from urbis.web.deps import require_read
+from urbis.web.ngsild.common import call, check_params, tenant_of
+from urbis.web.params import int_param, json_response
+
+router = APIRouter(prefix="/api/v1/parking", tags=["parking"])
+
+
+def _parking(request: Request) -> ParkingService:
+    service: ParkingService = request.app.state.parking
+    return service
+
+
+def _float_param(request: Request, name: str, low: float, high: float, default: float | None = None) -> float:
+    raw = request.query_params.get(name)
+    if raw is None:
+        if default is None:
+            raise BadRequestData(f"'{name}' is required")
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadRequestData(f"'{name}' must be a number, got {raw!r:.40}") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise BadRequestData(f"'{name}' must lie between {low:g} and {high:g}, got {raw!r:.40}")
+    return value
+
+
+def _option_json(option: GuidanceOption) -> dict[str, object]:
+    place = option.candidate
+    return {
+        "id": place.place_id,
+        "kind": place.kind,
+        "name": place.name,
+        "location": {"type": "Point", "coordinates": [place.lon, place.lat]},
+        "capacity": place.capacity,
+        "free": place.free,
+        "walkingDistance": round(option.walking_m),
+        "occupancyOnArrival": round(option.occupancy_on_arrival, 4),
+        "probabilityOfSpace": round(option.probability_free, 4),
+        "score": round(option.expected_cost_m, 1),
+    }
+
+
+@router.get("/occupancy", summary="Live parking occupancy")
+async def occupancy(request: Request) -> Response:
+    """Occupancy of the city, per district, per zone of bays and per garage (rates over known spaces)."""
+    tenant = tenant_of(request)
+    await require_read(request, tenant)
+    check_params(request, set())
+    overview = await call(_parking(request).overview, tenant)
+    return json_response(overview.to_json())
+
+
+@router.get("/occupancy/summary", summary="Parking occupancy of the city and its districts")
+async def occupancy_summary(request: Request) -> Response:
+    """The city's and the districts' figures only (what a dashboard tile shows)."""
+    tenant = tenant_of(request)
+    await require_read(request, tenant)
+    check_params(request, set())
+    overview = await call(_parking(request).overview, tenant)
+    document = overview.to_json()
+    return json_response(
+        {"at": document["at"], "city": occupancy_json(overview.city), "districts": document["districts"]}
+    )
+
+
+@router.get("/guidance", summary="Where to park near a destination")
+async def guidance(request: Request) -> Response:
+    """``lon``, ``lat`` of the destination; ``maxWalk`` metres (default 600), ``limit`` (default 5).
+
+    Options are ranked by an expected cost in metres: the walk plus, weighted by the chance
+    of finding no space on arrival, the cost of driving on.
+    """
+    tenant = tenant_of(request)
+    await require_read(request, tenant)
+    check_params(request, {"lon", "lat", "maxWalk", "limit"})
+    lon = _float_param(request, "lon", -180.0, 180.0)
+    lat = _float_param(request, "lat", -90.0, 90.0)
+    params = GuidanceParams(
+        max_walk_m=_float_param(request, "maxWalk", 1.0, 5000.0, DEFAULT_GUIDANCE.max_walk_m),
+        limit=int_param(request, "limit", DEFAULT_GUIDANCE.limit, minimum=1, maximum=50),
+        detour_factor=DEFAULT_GUIDANCE.detour_factor,
+        miss_penalty_m=DEFAULT_GUIDANCE.miss_penalty_m,
+        occupancy_sd=DEFAULT_GUIDANCE.occupancy_sd,
+    )
+    options = await call(_parking(request).guidance, tenant, lon, lat, params)
+    return json_response(
+        {"destination": {"type": "Point", "coordinates": [lon, lat]}, "options": [_option_json(o) for o in options]}
+    )

@@ -1,0 +1,101 @@
+"""The parking API and the parking solution running in the app, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import make_settings
+from mqtt_broker import wait_until
+from problem_details import assert_problem
+from urbis.app import create_app
+
+LINK = '<https://urbis.city/contexts/urbis-context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+
+
+def seed(client: TestClient, tenant: str) -> None:
+    entities: list[dict[str, Any]] = [
+        {
+            "id": "urn:ngsi-ld:OnStreetParking:z1",
+            "type": "OnStreetParking",
+            "areaServed": {"type": "Property", "value": "Centre"},
+            "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [7.1, 50.73]}},
+        }
+    ]
+    for n, status in enumerate(["occupied", "free", "free", "free"]):
+        entities.append(
+            {
+                "id": f"urn:ngsi-ld:ParkingSpot:b{n}",
+                "type": "ParkingSpot",
+                "status": {"type": "Property", "value": status},
+                "refParkingSite": {"type": "Relationship", "object": "urn:ngsi-ld:OnStreetParking:z1"},
+            }
+        )
+    response = client.post(
+        "/ngsi-ld/v1/entityOperations/upsert", json=entities, headers={"Link": LINK, "NGSILD-Tenant": tenant}
+    )
+    assert response.status_code in (201, 204), response.text
+
+
+@pytest.fixture
+def running(db_url: str, tenant: str) -> Iterator[TestClient]:
+    """An app whose solutions run (a long interval: only changes wake them)."""
+    app = create_app(make_settings(db_url, tenant, solutions_enabled=True, solutions_interval_seconds=3600))
+    with TestClient(app) as client:
+        yield client
+
+
+def test_occupancy_and_guidance(client: TestClient, tenant: str) -> None:
+    seed(client, tenant)
+    overview = client.get("/api/v1/parking/occupancy", headers={"NGSILD-Tenant": tenant}).json()
+    assert overview["city"]["occupancy"] == 0.25  # 1 of 4 bays taken
+    assert [z["id"] for z in overview["zones"]] == ["urn:ngsi-ld:OnStreetParking:z1"]
+    summary = client.get("/api/v1/parking/occupancy/summary", headers={"NGSILD-Tenant": tenant}).json()
+    assert summary["districts"] == [{"name": "Centre", **overview["city"]}]
+    answer = client.get("/api/v1/parking/guidance", params={"lon": 7.1002, "lat": 50.7301}).json()
+    (option,) = answer["options"]
+    assert (option["id"], option["free"], option["capacity"]) == ("urn:ngsi-ld:OnStreetParking:z1", 3, 4)
+    assert option["walkingDistance"] == 18  # 0.0002° east and 0.0001° north at 50.73°: about 18 m
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"lon": "7.1"},
+        {"lon": "east", "lat": "50"},
+        {"lon": "200", "lat": "50"},
+        {"lon": "7.1", "lat": "nan"},
+        {"lon": "7.1", "lat": "50", "limit": "0"},
+        {"lon": "7.1", "lat": "50", "maxWalk": "-3"},
+        {"lon": "7.1", "lat": "50", "radius": "3"},
+    ],
+)
+def test_bad_guidance_requests_are_400(client: TestClient, query: dict[str, str]) -> None:
+    assert_problem(client.get("/api/v1/parking/guidance", params=query), 400)
+
+
+def test_reading_follows_the_context_read_rules(db_url: str, tenant: str) -> None:
+    app = create_app(make_settings(db_url, tenant, ngsild_open=False))
+    with TestClient(app) as client:
+        assert_problem(client.get("/api/v1/parking/occupancy"), 401)
+
+
+def test_the_running_solution_writes_zone_occupancy_when_a_bay_changes(running: TestClient, tenant: str) -> None:
+    seed(running, tenant)
+    headers = {"Link": LINK, "NGSILD-Tenant": tenant}
+
+    def zone_occupancy() -> Any:
+        entity = running.get("/ngsi-ld/v1/entities/urn:ngsi-ld:OnStreetParking:z1", headers=headers).json()
+        return entity.get("occupancy", {}).get("value")
+
+    assert wait_until(lambda: zone_occupancy() == 0.25)
+    running.patch(
+        "/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:b1/attrs",
+        json={"status": {"type": "Property", "value": "occupied"}},
+        headers=headers,
+    ).raise_for_status()
+    assert wait_until(lambda: zone_occupancy() == 0.5)
