@@ -6,6 +6,9 @@ import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
@@ -37,7 +40,8 @@ from urbis.ingestion.service import (
     IngestMetrics,
 )
 from urbis.operations.service import OperationsService
-from urbis.solutions.parking.service import ParkingService
+from urbis.solutions.parking.const import PricingRules
+from urbis.solutions.parking.service import ParkingService, PricingSetup
 from urbis.solutions.runtime import SolutionRunner
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,7 @@ TABLE_MODULES = (
     "urbis.context.subscriptions.store",
     "urbis.ingestion.store",
     "urbis.operations.store",
+    "urbis.solutions.parking.store",
 )
 
 
@@ -155,7 +160,22 @@ def _wire_solutions(
 ) -> None:
     """The city solutions, each evaluated periodically by the one process that leads it."""
     urbis_terms = app.state.contexts.resolve(URBIS_CONTEXT_URL).expand
-    app.state.parking = ParkingService(app.state.context, urbis_terms, clock=clock)
+    pricing = PricingSetup(
+        rules=PricingRules(
+            step_up=Decimal(str(settings.parking_price_step)),
+            step_down=Decimal(str(settings.parking_price_step)),
+            big_step_down=Decimal(str(settings.parking_price_big_step)),
+            minimum_price=Decimal(str(settings.parking_price_min)),
+            maximum_price=Decimal(str(settings.parking_price_max)),
+            currency=settings.parking_currency,
+            adjustment_period=timedelta(days=settings.parking_price_period_days),
+        ),
+        base_price=Decimal(str(settings.parking_base_price)),
+        tz=ZoneInfo(settings.city_timezone),
+    )
+    app.state.parking = ParkingService(
+        app.state.context, urbis_terms, clock=clock, db=db, temporal=app.state.temporal, pricing=pricing
+    )
     app.state.solution_runners = [
         SolutionRunner(
             "parking",

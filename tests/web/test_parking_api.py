@@ -99,3 +99,12 @@ def test_the_running_solution_writes_zone_occupancy_when_a_bay_changes(running: 
         headers=headers,
     ).raise_for_status()
     assert wait_until(lambda: zone_occupancy() == 0.5)
+
+
+def test_rates_are_public_and_reviews_need_an_operator(client: TestClient, tenant: str) -> None:
+    seed(client, tenant)
+    rates = client.get("/api/v1/parking/rates").json()
+    assert len(rates) == 6 and {r["price"] for r in rates} == {"2.00"} and {r["currency"] for r in rates} == {"EUR"}
+    assert client.get("/api/v1/parking/rates/log").headers["x-total-count"] == "0"
+    assert_problem(client.post("/api/v1/parking/rates/review"), 401)
+    assert_problem(client.get("/api/v1/parking/rates/log", params={"limit": "x"}), 400)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 from pydantic_settings import (
@@ -131,6 +132,23 @@ class Settings(BaseSettings):
         description="Notifications waiting per process; beyond it the oldest are dropped and counted as failed.",
     )
     # -- solutions -----------------------------------------------------------------------
+    city_timezone: str = Field(
+        "Europe/Berlin",
+        description="The city's time zone (IANA name): local schedules, pricing time bands and daily figures follow it.",
+    )
+    parking_currency: str = Field("EUR", pattern=r"^[A-Z]{3}$", description="Currency of parking prices (ISO 4217).")
+    parking_base_price: float = Field(
+        2.0, ge=0, le=100, description="Hourly price of a paid zone before any demand-based adjustment."
+    )
+    parking_price_min: float = Field(0.25, ge=0, description="Lowest hourly price the SFpark rule may set.")
+    parking_price_max: float = Field(6.0, ge=0, description="Highest hourly price the SFpark rule may set.")
+    parking_price_step: float = Field(
+        0.25, ge=0, description="Price step of the SFpark rule (up at 80 % occupancy or more, down below 60 %)."
+    )
+    parking_price_big_step: float = Field(0.5, ge=0, description="Price step down below 30 % occupancy.")
+    parking_price_period_days: int = Field(
+        42, ge=1, description="Days between two price changes of a zone and time band, and the occupancy window judged."
+    )
     solutions_enabled: bool = Field(
         True, description="Run the city solutions (lighting, air quality, parking) in the background."
     )
@@ -167,6 +185,16 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secret(self) -> Settings:
         if self.environment == "production" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
             raise ValueError("URBIS_SECRET_KEY must be set to a random value of at least 32 characters in production")
+        return self
+
+    @model_validator(mode="after")
+    def _check_city_rules(self) -> Settings:
+        try:
+            ZoneInfo(self.city_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"URBIS_CITY_TIMEZONE: unknown time zone {self.city_timezone!r}") from None
+        if self.parking_price_min > self.parking_price_max:
+            raise ValueError("URBIS_PARKING_PRICE_MIN must not exceed URBIS_PARKING_PRICE_MAX")
         return self
 
     @property

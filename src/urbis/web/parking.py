@@ -7,14 +7,15 @@ import math
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from urbis.core.auth.roles import can_manage_operations, require
 from urbis.core.errors import BadRequestData
 from urbis.solutions.parking.const import DEFAULT_GUIDANCE, GuidanceParams
 from urbis.solutions.parking.guidance import GuidanceOption
 from urbis.solutions.parking.service import ParkingService
 from urbis.solutions.parking.views import occupancy_json
-from urbis.web.deps import require_read
+from urbis.web.deps import current_actor, require_read
 from urbis.web.ngsild.common import call, check_params, tenant_of
-from urbis.web.params import int_param, json_response
+from urbis.web.params import int_param, json_response, page_limit, page_offset, text_param
 
 router = APIRouter(prefix="/api/v1/parking", tags=["parking"])
 
@@ -101,3 +102,55 @@ async def guidance(request: Request) -> Response:
     return json_response(
         {"destination": {"type": "Point", "coordinates": [lon, lat]}, "options": [_option_json(o) for o in options]}
     )
+
+
+# -- prices -----------------------------------------------------------------------------------
+
+
+@router.get("/rates", summary="Hourly prices per paid zone and time band")
+async def rates(request: Request) -> Response:
+    """The price in force for every paid zone and time band (the base price until a review moves it)."""
+    tenant = tenant_of(request)
+    await require_read(request, tenant)
+    check_params(request, set())
+    current = await call(_parking(request).current_rates, tenant)
+    return json_response(
+        [
+            {
+                "zoneId": r.zone_id,
+                "timeBand": r.time_band,
+                "price": str(r.price),
+                "currency": r.currency,
+                "lastChangeAt": r.last_change_at,
+            }
+            for r in current
+        ]
+    )
+
+
+@router.get("/rates/log", summary="Every price change and its reason")
+async def rate_log(request: Request) -> Response:
+    """Newest first; ``zoneId`` filters; ``limit``/``offset`` page; the total in ``X-Total-Count``."""
+    tenant = tenant_of(request)
+    await require_read(request, tenant)
+    check_params(request, {"zoneId", "limit", "offset"})
+    entries, total = await call(
+        _parking(request).price_log,
+        tenant,
+        zone_id=text_param(request, "zoneId"),
+        limit=page_limit(request),
+        offset=page_offset(request),
+    )
+    return json_response(entries, headers={"X-Total-Count": str(total)})
+
+
+@router.post("/rates/review", summary="Review prices now")
+async def review_rates(request: Request) -> Response:
+    """Apply the SFpark rule to every paid zone and time band now (operators); every decision, with its reason."""
+    tenant = tenant_of(request)
+    actor = current_actor(request)
+    require(can_manage_operations(actor, tenant), actor, f"review the parking prices of tenant '{tenant}'")
+    check_params(request, set())
+    service = _parking(request)
+    decisions = await call(service.review_prices, tenant, service.clock.now())
+    return json_response([d.to_record() for d in decisions])

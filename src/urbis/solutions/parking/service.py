@@ -10,31 +10,87 @@ zone through the temporal API) all carry them.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from urbis.context.service import ContextService
+from urbis.context.temporal import Aggregation, TemporalQuery, TemporalRequest, TemporalService
 from urbis.core.clock import Clock, SystemClock
-from urbis.solutions.parking import const
-from urbis.solutions.parking.const import DEFAULT_GUIDANCE, GuidanceParams
+from urbis.core.db import Database
+from urbis.solutions.parking import const, store
+from urbis.solutions.parking.const import DEFAULT_GUIDANCE, DEFAULT_PRICING, DEFAULT_TIME_BANDS, GuidanceParams
 from urbis.solutions.parking.guidance import Destination, GuidanceOption, rank_options
+from urbis.solutions.parking.pricing import PriceChange, money, recommend_price
+from urbis.solutions.parking.store import StoredRate
+from urbis.solutions.parking.timebands import TimeBand
 from urbis.solutions.parking.views import Expand, ParkingOverview, PlaceView, Terms, build_overview, value_of
 
 log = logging.getLogger(__name__)
+
+
+HOUR_US = 3_600_000_000
+#: Zone categories that mean parking there is free of charge: no price to set.
+UNPRICED = frozenset({"forResidents", "free"})
 
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+@dataclass(frozen=True)
+class PricingSetup:
+    """A city's demand-based pricing: the SFpark rule, the starting price, its time bands and zone."""
+
+    rules: const.PricingRules = DEFAULT_PRICING
+    base_price: Decimal = Decimal("2.00")
+    bands: tuple[TimeBand, ...] = DEFAULT_TIME_BANDS
+    tz: tzinfo = UTC
+    review_every: timedelta = field(default=timedelta(days=1))
+
+
+def band_occupancy(hourly: Sequence[tuple[Any, int, int]], band: TimeBand, tz: tzinfo) -> float | None:
+    """The mean of a zone's hourly mean occupancies over the hours that lie in ``band`` (local time).
+
+    ``hourly`` holds ``(mean, start µs, end µs)`` per hour with data; an hour counts when it
+    starts inside the band.  None when no hour of the band has data.
+    """
+    values = [
+        float(mean)
+        for mean, start_us, _ in hourly
+        if isinstance(mean, int | float) and band.contains(datetime.fromtimestamp(start_us / 1e6, UTC), tz)
+    ]
+    return sum(values) / len(values) if values else None
+
+
 class ParkingService:
     """Occupancy and guidance for every tenant."""
 
-    def __init__(self, context: ContextService, expand: Expand, *, clock: Clock | None = None) -> None:
-        """``expand`` turns the Smart Data Models names the solution uses into the broker's IRIs."""
+    def __init__(
+        self,
+        context: ContextService,
+        expand: Expand,
+        *,
+        clock: Clock | None = None,
+        db: Database | None = None,
+        temporal: TemporalService | None = None,
+        pricing: PricingSetup | None = None,
+    ) -> None:
+        """``expand`` turns the Smart Data Models names the solution uses into the broker's IRIs.
+
+        Pricing needs ``db`` (the rates and their log) and ``temporal`` (the occupancy history).
+        """
         self.context = context
         self.terms = Terms(expand)
+        self.category = expand(const.CATEGORY)
         self.clock = clock or SystemClock()
+        self.db = db
+        self.temporal = temporal
+        self.pricing = pricing or PricingSetup()
+        self._last_review: dict[str, datetime] = {}
 
     @property
     def watched_types(self) -> frozenset[str]:
@@ -60,10 +116,17 @@ class ParkingService:
     # -- the periodic evaluation -----------------------------------------------------------
 
     def evaluate(self, now: datetime) -> int:
-        """Write changed zone occupancies back to their entities, in every tenant; how many were written."""
+        """Write changed zone occupancies back to their entities, in every tenant; review prices daily."""
         written = 0
         for tenant in self.context.tenants():
             written += self.evaluate_tenant(tenant, now)
+            last = self._last_review.get(tenant)
+            if (
+                self.db is not None
+                and self.temporal is not None
+                and (last is None or now - last >= self.pricing.review_every)
+            ):
+                self.review_prices(tenant, now)
         return written
 
     def evaluate_tenant(self, tenant: str, now: datetime) -> int:
@@ -115,3 +178,88 @@ class ParkingService:
                 "observedAt": observed,
             }
         return document
+
+    # -- demand-based pricing (SFpark) ------------------------------------------------------
+
+    def _priced_zones(self, tenant: str) -> list[dict[str, Any]]:
+        zones = []
+        for zone in self.context.entities_of_type(tenant, self.terms.on_street):
+            category = value_of(zone, self.category)
+            categories = set(category) if isinstance(category, list) else {category}
+            if categories.isdisjoint(UNPRICED):
+                zones.append(zone)
+        return zones
+
+    def current_rates(self, tenant: str) -> list[StoredRate]:
+        """The price in force for every paid zone and time band (the base price until a review changes it)."""
+        if self.db is None:
+            raise RuntimeError("parking prices need the database")
+        with self.db.read() as conn:
+            stored = store.rates(conn, tenant)
+        out = []
+        for zone in self._priced_zones(tenant):
+            for band in self.pricing.bands:
+                out.append(
+                    stored.get(
+                        (zone["id"], band.name),
+                        StoredRate(
+                            zone["id"], band.name, money(self.pricing.base_price), self.pricing.rules.currency, None
+                        ),
+                    )
+                )
+        return out
+
+    def review_prices(self, tenant: str, now: datetime) -> list[PriceChange]:
+        """Judge every paid zone and time band by the SFpark rule; apply and log the changes; every decision."""
+        if self.db is None or self.temporal is None:
+            raise RuntimeError("parking prices need the database and the occupancy history")
+        self._last_review[tenant] = now
+        zones = self._priced_zones(tenant)
+        if not zones:
+            return []
+        window_start = now - self.pricing.rules.adjustment_period
+        request = TemporalRequest(
+            temporal=TemporalQuery(
+                timerel="between",
+                time_at=int(window_start.timestamp() * 1e6),
+                end_time_at=int(now.timestamp() * 1e6),
+            ),
+            attrs=frozenset({self.terms.occupancy}),
+            aggregation=Aggregation(("avg",), HOUR_US),
+        )
+        history = self.temporal.history_of(tenant, zones, request)
+        hourly: dict[str, list[tuple[Any, int, int]]] = {}
+        for found in history.entities:
+            for series in found.series:
+                hourly.setdefault(found.entity["id"], []).extend(series.aggregates.get("avg", []))
+        with self.db.write() as conn:
+            stored = store.rates(conn, tenant)
+            decisions: list[PriceChange] = []
+            changed: list[StoredRate] = []
+            for zone in zones:
+                for band in self.pricing.bands:
+                    rate = stored.get((zone["id"], band.name))
+                    decision = recommend_price(
+                        zone["id"],
+                        band.name,
+                        band_occupancy(hourly.get(zone["id"], []), band, self.pricing.tz),
+                        rate.price if rate is not None else money(self.pricing.base_price),
+                        now=now,
+                        last_change_at=rate.last_change_at if rate is not None else None,
+                        rules=self.pricing.rules,
+                    )
+                    decisions.append(decision)
+                    if decision.changed:
+                        changed.append(StoredRate(zone["id"], band.name, decision.new_price, decision.currency, now))
+            store.save_rates(conn, tenant, changed, set(stored), now)
+            store.log_changes(conn, tenant, [(uuid.uuid4().hex, d.to_record(), now) for d in decisions if d.changed])
+        return decisions
+
+    def price_log(
+        self, tenant: str, *, zone_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Logged price changes with their reasons, newest first."""
+        if self.db is None:
+            raise RuntimeError("parking prices need the database")
+        with self.db.read() as conn:
+            return store.read_log(conn, tenant, zone_id=zone_id, limit=limit, offset=offset)
