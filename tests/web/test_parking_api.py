@@ -108,3 +108,11 @@ def test_rates_are_public_and_reviews_need_an_operator(client: TestClient, tenan
     assert client.get("/api/v1/parking/rates/log").headers["x-total-count"] == "0"
     assert_problem(client.post("/api/v1/parking/rates/review"), 401)
     assert_problem(client.get("/api/v1/parking/rates/log", params={"limit": "x"}), 400)
+
+
+def test_forecast_requests(client: TestClient, tenant: str) -> None:
+    seed(client, tenant)
+    assert_problem(client.get("/api/v1/parking/forecast"), 400)
+    assert_problem(client.get("/api/v1/parking/forecast", params={"zoneId": "urn:ngsi-ld:OnStreetParking:nope"}), 404)
+    answer = client.get("/api/v1/parking/forecast", params={"zoneId": "urn:ngsi-ld:OnStreetParking:z1"}).json()
+    assert (answer["zoneId"], answer["horizons"], answer["observations"]) == ("urn:ngsi-ld:OnStreetParking:z1", [], 0)

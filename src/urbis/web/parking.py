@@ -154,3 +154,38 @@ async def review_rates(request: Request) -> Response:
     service = _parking(request)
     decisions = await call(service.review_prices, tenant, service.clock.now())
     return json_response([d.to_record() for d in decisions])
+
+
+@router.get("/forecast", summary="A zone's occupancy 15, 30 and 60 minutes ahead")
+async def forecast(request: Request) -> Response:
+    """``zoneId``; the predictions, and per horizon the held-out error of the model and of the weekday/slot mean."""
+    tenant = tenant_of(request)
+    await require_read(request, tenant)
+    check_params(request, {"zoneId"})
+    zone_id = text_param(request, "zoneId")
+    if zone_id is None:
+        raise BadRequestData("'zoneId' is required")
+    result = await call(_parking(request).forecast, tenant, zone_id)
+    scores = {score.horizon_minutes: score for score in result.scores}
+    horizons = []
+    for minutes, occupancy in sorted(result.predictions.items()):
+        score = scores.get(minutes)
+        horizons.append(
+            {
+                "minutes": minutes,
+                "occupancy": round(occupancy, 4),
+                "model": "deviation" if score is not None and score.model_served else "historical-mean",
+                "modelMae": None if score is None or score.model_mae is None else round(score.model_mae, 4),
+                "baselineMae": None if score is None or score.baseline_mae is None else round(score.baseline_mae, 4),
+                "evaluationPairs": None if score is None else score.pairs,
+            }
+        )
+    return json_response(
+        {
+            "zoneId": result.zone_id,
+            "from": result.at,
+            "current": result.current,
+            "horizons": horizons,
+            "observations": result.observations,
+        }
+    )
