@@ -154,3 +154,12 @@ def backend_settings(request: pytest.FixtureRequest) -> dict[str, str]:
 def backend(request: pytest.FixtureRequest) -> dict[str, str]:
     """Settings (``URBIS_*`` values) for a real server on each backend (end-to-end tests)."""
     return backend_settings(request)
+
+
+def login_headers(client: TestClient, tenant: str, *roles: str, subject: str = "someone") -> dict[str, str]:
+    """Headers of a signed-in user holding ``roles`` in ``tenant`` (a token issued by ``client``'s app)."""
+    from urbis.core.auth.tokens import Actor, issue_token
+
+    actor = Actor(subject=subject, tenant=tenant, roles=frozenset(roles), kind="user")
+    token, _ = issue_token(actor, client.app.state.settings)  # type: ignore[attr-defined]
+    return {"Authorization": f"Bearer {token}", "NGSILD-Tenant": tenant}

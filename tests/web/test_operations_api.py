@@ -9,10 +9,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from conftest import login_headers as login
 from conftest import make_settings
 from problem_details import assert_problem
 from urbis.app import create_app
-from urbis.core.auth.tokens import Actor, issue_token
 from urbis.operations.model import AlarmReport, Severity
 from urbis.operations.service import OperationsService
 
@@ -24,12 +24,6 @@ def api(db_url: str, tenant: str) -> Iterator[TestClient]:
     app: FastAPI = create_app(make_settings(db_url, tenant, ngsild_open=False))
     with TestClient(app) as client:
         yield client
-
-
-def login(client: TestClient, tenant: str, *roles: str, subject: str = "someone") -> dict[str, str]:
-    actor = Actor(subject=subject, tenant=tenant, roles=frozenset(roles), kind="user")
-    token, _ = issue_token(actor, client.app.state.settings)  # type: ignore[attr-defined]
-    return {"Authorization": f"Bearer {token}", "NGSILD-Tenant": tenant}
 
 
 def raise_alarm(client: TestClient, tenant: str, source: str = LAMP, kind: str = "lampFailure") -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import make_settings
+from conftest import login_headers, make_settings
 from mqtt_broker import wait_until
 from problem_details import assert_problem
 from urbis.app import create_app
@@ -116,3 +116,45 @@ def test_forecast_requests(client: TestClient, tenant: str) -> None:
     assert_problem(client.get("/api/v1/parking/forecast", params={"zoneId": "urn:ngsi-ld:OnStreetParking:nope"}), 404)
     answer = client.get("/api/v1/parking/forecast", params={"zoneId": "urn:ngsi-ld:OnStreetParking:z1"}).json()
     assert (answer["zoneId"], answer["horizons"], answer["observations"]) == ("urn:ngsi-ld:OnStreetParking:z1", [], 0)
+
+
+def test_sessions_for_drivers_and_compliance_for_staff(db_url: str, tenant: str) -> None:
+    app = create_app(make_settings(db_url, tenant, ngsild_open=False))
+    with TestClient(app) as client:
+        admin = login_headers(client, tenant, "admin")
+        entities = [
+            {"id": "urn:ngsi-ld:OnStreetParking:z1", "type": "OnStreetParking"},
+            {
+                "id": "urn:ngsi-ld:ParkingSpot:b1",
+                "type": "ParkingSpot",
+                "refParkingSite": {"type": "Relationship", "object": "urn:ngsi-ld:OnStreetParking:z1"},
+            },
+        ]
+        client.post(
+            "/ngsi-ld/v1/entityOperations/upsert", json=entities, headers=admin | {"Link": LINK}
+        ).raise_for_status()
+        driver = login_headers(client, tenant, "citizen")
+        body = {
+            "zoneId": "urn:ngsi-ld:OnStreetParking:z1",
+            "bayId": "urn:ngsi-ld:ParkingSpot:b1",
+            "plate": "BN-X 1",
+            "paidMinutes": 90,
+        }
+        assert_problem(client.post("/api/v1/parking/sessions", json=body, headers={"NGSILD-Tenant": tenant}), 401)
+        made = client.post("/api/v1/parking/sessions", json=body, headers=driver)
+        assert made.status_code == 201 and made.json()["plate"] == "BN-X 1"
+        assert_problem(client.get("/api/v1/parking/sessions", headers=driver), 403)  # plates are for staff
+        listed = client.get("/api/v1/parking/sessions", headers=login_headers(client, tenant, "operator")).json()
+        assert [s["id"] for s in listed] == [made.json()["id"]]
+        report = client.get("/api/v1/parking/compliance", headers=login_headers(client, tenant, "viewer")).json()
+        assert report["overstays"] == [] and report["unpaid"] == []
+        stop = client.post(f"/api/v1/parking/sessions/{made.json()['id']}/stop", headers=driver)
+        assert stop.status_code == 200 and stop.json()["endedAt"] is not None
+        assert_problem(client.post(f"/api/v1/parking/sessions/{made.json()['id']}/stop", headers=driver), 409)
+        for bad in (
+            {},
+            {"zoneId": 3},
+            {"zoneId": "urn:ngsi-ld:OnStreetParking:z1", "paidMinutes": "60"},
+            {"zoneId": "urn:ngsi-ld:OnStreetParking:z1", "rights": "x"},
+        ):
+            assert_problem(client.post("/api/v1/parking/sessions", json=bad, headers=driver), 400)

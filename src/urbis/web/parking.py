@@ -7,14 +7,15 @@ import math
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from urbis.core.auth.roles import can_manage_operations, require
+from urbis.core.auth.roles import can_manage_operations, can_read_context, can_read_operations, require
 from urbis.core.errors import BadRequestData
 from urbis.solutions.parking.const import DEFAULT_GUIDANCE, GuidanceParams
 from urbis.solutions.parking.guidance import GuidanceOption
 from urbis.solutions.parking.service import ParkingService
+from urbis.solutions.parking.sessions import ParkingSession
 from urbis.solutions.parking.views import occupancy_json
 from urbis.web.deps import current_actor, require_read
-from urbis.web.ngsild.common import call, check_params, tenant_of
+from urbis.web.ngsild.common import call, check_params, read_json, tenant_of
 from urbis.web.params import int_param, json_response, page_limit, page_offset, text_param
 
 router = APIRouter(prefix="/api/v1/parking", tags=["parking"])
@@ -187,5 +188,120 @@ async def forecast(request: Request) -> Response:
             "current": result.current,
             "horizons": horizons,
             "observations": result.observations,
+        }
+    )
+
+
+# -- sessions and enforcement -----------------------------------------------------------------
+
+
+def _session_json(session: ParkingSession) -> dict[str, object]:
+    return {
+        "id": session.session_id,
+        "zoneId": session.zone_id,
+        "bayId": session.bay_id,
+        "plate": session.plate,
+        "startedAt": session.started_at,
+        "paidUntil": session.paid_until,
+        "endedAt": session.ended_at,
+        "rights": sorted(session.rights),
+    }
+
+
+def _driver(request: Request) -> str:
+    """Sessions are started by signed-in people or clients of the tenant (a parking app, a meter)."""
+    tenant = tenant_of(request)
+    actor = current_actor(request)
+    require(
+        actor.is_authenticated and can_read_context(actor, tenant, public=False), actor, f"park in tenant '{tenant}'"
+    )
+    return tenant
+
+
+def _enforcer(request: Request) -> str:
+    tenant = tenant_of(request)
+    actor = current_actor(request)
+    require(can_read_operations(actor, tenant), actor, f"see the parking sessions of tenant '{tenant}'")
+    return tenant
+
+
+@router.post("/sessions", status_code=201, summary="Start a parking session")
+async def start_session(request: Request) -> Response:
+    """Body ``{"zoneId", "bayId"?, "plate"?, "paidMinutes"?, "rights"? (e.g. ["disabled-badge"])}``."""
+    tenant = _driver(request)
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be a JSON object")
+    zone_id = body.get("zoneId")
+    bay_id = body.get("bayId")
+    plate = body.get("plate")
+    paid = body.get("paidMinutes")
+    rights = body.get("rights", [])
+    if not isinstance(zone_id, str):
+        raise BadRequestData("'zoneId' is required and must be a string")
+    if bay_id is not None and not isinstance(bay_id, str):
+        raise BadRequestData("'bayId' must be a string")
+    if plate is not None and not isinstance(plate, str):
+        raise BadRequestData("'plate' must be a string")
+    if paid is not None and (not isinstance(paid, int) or isinstance(paid, bool)):
+        raise BadRequestData("'paidMinutes' must be a whole number")
+    if not isinstance(rights, list) or not all(isinstance(r, str) and 0 < len(r) <= 64 for r in rights):
+        raise BadRequestData("'rights' must be a list of short strings")
+    session = await call(
+        _parking(request).start_session, tenant, zone_id, bay_id=bay_id, plate=plate, paid_minutes=paid, rights=rights
+    )
+    return json_response(_session_json(session), 201, {"Location": f"/api/v1/parking/sessions/{session.session_id}"})
+
+
+@router.post("/sessions/{session_id}/stop", summary="Stop a parking session")
+async def stop_session(request: Request, session_id: str) -> Response:
+    """End the session now."""
+    tenant = _driver(request)
+    return json_response(_session_json(await call(_parking(request).stop_session, tenant, session_id)))
+
+
+@router.get("/sessions", summary="Open parking sessions")
+async def list_sessions(request: Request) -> Response:
+    """Sessions not stopped yet (staff only: they name plates)."""
+    tenant = _enforcer(request)
+    check_params(request, set())
+    return json_response([_session_json(s) for s in await call(_parking(request).open_sessions, tenant)])
+
+
+@router.get("/compliance", summary="Overstays and unpaid parking now")
+async def compliance(request: Request) -> Response:
+    """Overstays (by the bay sensors, else by the session), occupied bays without a session, zone shortfalls."""
+    tenant = _enforcer(request)
+    check_params(request, set())
+    report = await call(_parking(request).compliance, tenant)
+    return json_response(
+        {
+            "at": report.at,
+            "overstays": [
+                {
+                    "zoneId": o.zone_id,
+                    "bayId": o.bay_id,
+                    "sessionId": o.session_id,
+                    "plate": o.plate,
+                    "since": o.stay_counted_from,
+                    "allowedMinutes": o.allowed.total_seconds() / 60,
+                    "minutesOver": o.minutes_over,
+                    "source": o.source,
+                }
+                for o in report.overstays
+            ],
+            "unpaid": [
+                {
+                    "zoneId": u.zone_id,
+                    "bayId": u.bay_id,
+                    "since": u.occupied_since,
+                    "minutes": u.occupied_for.total_seconds() / 60,
+                }
+                for u in report.unpaid
+            ],
+            "shortfalls": [
+                {"zoneId": z.zone_id, "uncoveredBays": z.uncovered_bays, "zoneSessions": z.zone_sessions}
+                for z in report.shortfalls
+            ],
         }
     )

@@ -1,4 +1,4 @@
-"""parking: prices per zone and time band, and the log of their changes
+"""parking: prices per zone and time band, the log of their changes, and parking sessions
 
 Revision ID: 0006
 Revises: 0005
@@ -41,9 +41,24 @@ def upgrade() -> None:
     )
     op.create_index("ix_parking_rate_log_tenant_decided", "parking_rate_log", ["tenant", "decided_at"])
     op.create_index("ix_parking_rate_log_tenant_zone", "parking_rate_log", ["tenant", "zone_id"])
+    op.create_table(
+        "parking_sessions",
+        sa.Column("tenant", sa.String(length=64), nullable=False),
+        sa.Column("session_id", sa.String(length=32), nullable=False),
+        sa.Column("zone_id", sa.String(length=512), nullable=False),
+        sa.Column("bay_id", sa.String(length=512), nullable=True),
+        sa.Column("plate", sa.String(length=16), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("paid_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("rights", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant", "session_id", name=op.f("pk_parking_sessions")),
+    )
+    op.create_index("ix_parking_sessions_tenant_ended", "parking_sessions", ["tenant", "ended_at"])
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_table("parking_sessions")
     op.drop_table("parking_rate_log")
     op.drop_table("parking_rates")

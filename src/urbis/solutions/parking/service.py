@@ -18,9 +18,10 @@ from decimal import Decimal
 from typing import Any
 
 from urbis.context.service import ContextService
-from urbis.context.temporal import Aggregation, TemporalQuery, TemporalRequest, TemporalService
+from urbis.context.temporal import Aggregation, TemporalQuery, TemporalRequest, TemporalService, parse_duration
 from urbis.core.clock import Clock, SystemClock
 from urbis.core.db import Database
+from urbis.core.errors import BadRequestData, Conflict, NotFound, UrbisError
 from urbis.solutions.parking import const, store
 from urbis.solutions.parking.const import (
     DEFAULT_FORECAST,
@@ -38,7 +39,9 @@ from urbis.solutions.parking.forecast import (
     split_chronologically,
 )
 from urbis.solutions.parking.guidance import Destination, GuidanceOption, rank_options
+from urbis.solutions.parking.occupancy import parse_status
 from urbis.solutions.parking.pricing import PriceChange, money, recommend_price
+from urbis.solutions.parking.sessions import BayEvent, ComplianceReport, ParkingSession, check_compliance, start_session
 from urbis.solutions.parking.store import StoredRate
 from urbis.solutions.parking.timebands import TimeBand
 from urbis.solutions.parking.views import Expand, ParkingOverview, PlaceView, Terms, build_overview, value_of
@@ -47,6 +50,10 @@ log = logging.getLogger(__name__)
 
 
 HOUR_US = 3_600_000_000
+#: Ended parking sessions (they may name a plate) are deleted this long after they end.
+SESSION_RETENTION = timedelta(days=7)
+#: How far back bay statuses are read to tell how long a car has stood.
+STAY_LOOKBACK = timedelta(hours=24)
 #: Zone categories that mean parking there is free of charge: no price to set.
 UNPRICED = frozenset({"forResidents", "free"})
 
@@ -166,7 +173,7 @@ class ParkingService:
     # -- the periodic evaluation -----------------------------------------------------------
 
     def evaluate(self, now: datetime) -> int:
-        """Write changed zone occupancies back to their entities, in every tenant; review prices daily."""
+        """Write changed zone occupancies back in every tenant; review prices daily; forget old sessions."""
         written = 0
         for tenant in self.context.tenants():
             written += self.evaluate_tenant(tenant, now)
@@ -177,6 +184,9 @@ class ParkingService:
                 and (last is None or now - last >= self.pricing.review_every)
             ):
                 self.review_prices(tenant, now)
+        if self.db is not None:
+            with self.db.write() as conn:
+                store.purge_sessions(conn, now - SESSION_RETENTION)
         return written
 
     def evaluate_tenant(self, tenant: str, now: datetime) -> int:
@@ -358,3 +368,121 @@ class ParkingService:
             h: selection.served.predict(end, current_value, h) for h in self.forecast_params.horizons_minutes
         }
         return ZoneForecast(zone_id, end, current_value, predictions, selection.scores, count)
+
+    # -- sessions and enforcement ----------------------------------------------------------
+
+    def _db(self) -> Database:
+        if self.db is None:
+            raise RuntimeError("parking sessions need the database")
+        return self.db
+
+    def start_session(
+        self,
+        tenant: str,
+        zone_id: str,
+        *,
+        bay_id: str | None = None,
+        plate: str | None = None,
+        paid_minutes: int | None = None,
+        rights: Sequence[str] = (),
+    ) -> ParkingSession:
+        """Start a session in a zone (optionally on one bay, for a plate, prepaid for some minutes)."""
+        zone = self.context.get_entity(tenant, zone_id)
+        if self.terms.on_street not in zone.get("type", ()):
+            raise BadRequestData(f"{zone_id} is not an on-street parking zone")
+        if bay_id is not None:
+            bay = self.context.get_entity(tenant, bay_id)
+            if value_of(bay, self.terms.site) != zone_id:
+                raise BadRequestData(f"bay {bay_id} is not in zone {zone_id}")
+        if plate is not None and not (1 <= len(plate.strip()) <= 16):
+            raise BadRequestData("a plate is 1 to 16 characters")
+        if paid_minutes is not None and not 1 <= paid_minutes <= 24 * 60:
+            raise BadRequestData("paidMinutes must lie between 1 and 1440")
+        session = start_session(
+            uuid.uuid4().hex,
+            zone_id,
+            self.clock.now(),
+            bay_id=bay_id,
+            plate=None if plate is None else plate.strip().upper(),
+            paid_for=None if paid_minutes is None else timedelta(minutes=paid_minutes),
+            rights=rights,
+        )
+        with self._db().write() as conn:
+            store.insert_session(conn, tenant, session)
+        return session
+
+    def stop_session(self, tenant: str, session_id: str) -> ParkingSession:
+        """End a session now (409 if it has ended already)."""
+        now = self.clock.now()
+        with self._db().write() as conn:
+            session = store.get_session(conn, tenant, session_id)
+            if session is None:
+                raise NotFound(f"parking session {session_id!r:.80} does not exist")
+            if session.ended_at is not None:
+                raise Conflict(f"parking session {session_id} has ended already")
+            store.end_session(conn, tenant, session_id, now)
+        return session.stop(now)
+
+    def open_sessions(self, tenant: str) -> list[ParkingSession]:
+        """Sessions not stopped yet."""
+        with self._db().read() as conn:
+            return store.open_sessions(conn, tenant)
+
+    def compliance(self, tenant: str, at: datetime | None = None) -> ComplianceReport:
+        """Overstays, bays occupied without a session where payment is due, and zone shortfalls, now."""
+        if self.temporal is None:
+            raise RuntimeError("enforcement needs the bays' status history")
+        moment = at or self.clock.now()
+        restrictions = {}
+        for zone in self.context.entities_of_type(tenant, self.terms.on_street):
+            restriction = self._restriction(zone)
+            if restriction is not None:
+                restrictions[zone["id"]] = restriction
+        spots = self.context.entities_of_type(tenant, self.terms.spot)
+        bay_zones = {}
+        occupied = []
+        for spot in spots:
+            site = value_of(spot, self.terms.site)
+            if isinstance(site, str) and site in restrictions:
+                bay_zones[spot["id"]] = site
+                if parse_status(value_of(spot, self.terms.status)) is const.SpotStatus.OCCUPIED:
+                    occupied.append(spot)
+        events = self._bay_events(tenant, occupied, moment)
+        return check_compliance(
+            moment,
+            restrictions=restrictions,
+            bay_zones=bay_zones,
+            sessions=self.open_sessions(tenant),
+            events=events,
+            tz=self.pricing.tz,
+        )
+
+    def _restriction(self, zone: dict[str, Any]) -> const.ZoneRestriction | None:
+        category = value_of(zone, self.category)
+        categories = set(category) if isinstance(category, list) else {category}
+        if not categories.isdisjoint(UNPRICED):
+            return None  # residents' and free zones are not enforced here
+        limit = None
+        duration = value_of(zone, self.terms.maximum_duration)
+        if isinstance(duration, str):
+            try:
+                limit = timedelta(microseconds=parse_duration(duration)) or None
+            except UrbisError:
+                log.warning("parking: zone %s has an unreadable maximumParkingDuration %r", zone["id"], duration)
+        return const.ZoneRestriction(zone["id"], time_limit=limit)
+
+    def _bay_events(self, tenant: str, spots: Sequence[dict[str, Any]], at: datetime) -> list[BayEvent]:
+        assert self.temporal is not None
+        if not spots:
+            return []
+        request = TemporalRequest(
+            temporal=TemporalQuery(timerel="after", time_at=int((at - STAY_LOOKBACK).timestamp() * 1e6)),
+            attrs=frozenset({self.terms.status}),
+        )
+        events = []
+        for found in self.temporal.history_of(tenant, spots, request).entities:
+            for series in found.series:
+                for time_us, _, instance in series.instances:
+                    when = datetime.fromtimestamp(time_us / 1e6, UTC)
+                    events.append(BayEvent(found.entity["id"], when, parse_status(instance.get("value"))))
+        return events

@@ -1,4 +1,4 @@
-"""Tables of smart parking: the current price of each zone and time band, and the log of every change."""
+"""Tables of smart parking: prices per zone and time band with the log of their changes, and parking sessions."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Connection, Index, String, Table, Text, func, insert, select, update
+from sqlalchemy import Column, Connection, Index, String, Table, Text, delete, func, insert, select, update
 
 from urbis.core.auth.tables import UTCDateTime
 from urbis.core.db import metadata
+from urbis.solutions.parking.sessions import ParkingSession
 
 parking_rates = Table(
     "parking_rates",
@@ -125,3 +126,87 @@ def read_log(
         .offset(offset)
     ).all()
     return [orjson.loads(row.record) for row in rows], int(total)
+
+
+parking_sessions = Table(
+    "parking_sessions",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("session_id", String(32), primary_key=True),
+    Column("zone_id", String(512), nullable=False),
+    Column("bay_id", String(512), nullable=True),
+    Column("plate", String(16), nullable=True),  # personal data: dropped with the session after retention
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("paid_until", UTCDateTime(), nullable=True),
+    Column("rights", Text, nullable=False),  # JSON array
+    Index("ix_parking_sessions_tenant_ended", "tenant", "ended_at"),
+)
+
+
+def _session(row: Any) -> ParkingSession:
+    return ParkingSession(
+        row.session_id,
+        row.zone_id,
+        row.started_at,
+        bay_id=row.bay_id,
+        plate=row.plate,
+        ended_at=row.ended_at,
+        paid_until=row.paid_until,
+        rights=frozenset(orjson.loads(row.rights)),
+    )
+
+
+def insert_session(conn: Connection, tenant: str, session: ParkingSession) -> None:
+    """Store a new session."""
+    conn.execute(
+        insert(parking_sessions),
+        [
+            {
+                "tenant": tenant,
+                "session_id": session.session_id,
+                "zone_id": session.zone_id,
+                "bay_id": session.bay_id,
+                "plate": session.plate,
+                "started_at": session.started_at,
+                "ended_at": session.ended_at,
+                "paid_until": session.paid_until,
+                "rights": orjson.dumps(sorted(session.rights)).decode(),
+            }
+        ],
+    )
+
+
+def get_session(conn: Connection, tenant: str, session_id: str) -> ParkingSession | None:
+    """One session."""
+    row = conn.execute(
+        select(parking_sessions).where(parking_sessions.c.tenant == tenant, parking_sessions.c.session_id == session_id)
+    ).first()
+    return None if row is None else _session(row)
+
+
+def end_session(conn: Connection, tenant: str, session_id: str, at: datetime) -> None:
+    """Record a session's end."""
+    conn.execute(
+        update(parking_sessions)
+        .where(parking_sessions.c.tenant == tenant, parking_sessions.c.session_id == session_id)
+        .values(ended_at=at)
+    )
+
+
+def open_sessions(conn: Connection, tenant: str) -> list[ParkingSession]:
+    """Sessions not stopped (prepaid ones may have lapsed: the model judges)."""
+    rows = conn.execute(
+        select(parking_sessions)
+        .where(parking_sessions.c.tenant == tenant, parking_sessions.c.ended_at.is_(None))
+        .order_by(parking_sessions.c.started_at, parking_sessions.c.session_id)
+    ).all()
+    return [_session(row) for row in rows]
+
+
+def purge_sessions(conn: Connection, before: datetime) -> int:
+    """Delete sessions that ended (or lapsed unpaid-for) before ``before``, in every tenant."""
+    ended = parking_sessions.c.ended_at.is_not(None) & (parking_sessions.c.ended_at < before)
+    lapsed = parking_sessions.c.ended_at.is_(None) & (parking_sessions.c.paid_until < before)
+    result = conn.execute(delete(parking_sessions).where(ended | lapsed))
+    return int(result.rowcount or 0)

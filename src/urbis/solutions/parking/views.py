@@ -125,6 +125,7 @@ class Terms:
         self.occupied = expand(const.OCCUPIED_SPOT_NUMBER)
         self.occupancy = expand(const.OCCUPANCY)
         self.location = expand(const.LOCATION)
+        self.maximum_duration = expand(const.MAXIMUM_PARKING_DURATION)
 
 
 def value_of(entity: Entity, iri: str) -> Any:
