@@ -1,4 +1,4 @@
-"""The ``urbis`` command: serve, demo, migrate, user, token, bench."""
+"""The ``urbis`` command: serve, demo, migrate, user, token, devices, simulate, aqi, bench, docs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from urbis.cli.aqi import aqi_command
 from urbis.cli.devices import devices_app
 from urbis.cli.docs import docs_app
 from urbis.cli.simulate import simulate_command
@@ -24,6 +25,7 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 app.add_typer(docs_app, name="docs")
 app.command("simulate")(simulate_command)
+app.command("aqi")(aqi_command)
 app.add_typer(devices_app, name="devices")
 console = Console()
 
