@@ -40,6 +40,7 @@ from urbis.ingestion.service import (
     IngestMetrics,
 )
 from urbis.operations.service import OperationsService
+from urbis.solutions.air_quality.service import AirQualityService
 from urbis.solutions.parking.const import PricingRules
 from urbis.solutions.parking.service import ParkingService, PricingSetup
 from urbis.solutions.runtime import SolutionRunner
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     ``server`` marks the app as its process's only one (``urbis serve``): after
     start-up its long-lived objects are frozen out of the garbage collector's way.
     """
-    from urbis.web import auth, devices, events, operations, parking, system
+    from urbis.web import air_quality, auth, devices, events, operations, parking, system
     from urbis.web.errors import install_error_handlers
     from urbis.web.ngsild import batch, contexts, discovery, entities, subscriptions, temporal
 
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(devices.router)
     app.include_router(operations.router)
     app.include_router(parking.router)
+    app.include_router(air_quality.router)
     app.include_router(events.router)
     app.include_router(auth.router)
     app.include_router(system.router)
@@ -176,16 +178,20 @@ def _wire_solutions(
     app.state.parking = ParkingService(
         app.state.context, urbis_terms, clock=clock, db=db, temporal=app.state.temporal, pricing=pricing
     )
+    app.state.air_quality = AirQualityService(
+        app.state.context, urbis_terms, app.state.temporal, app.state.operations, clock=clock
+    )
     app.state.solution_runners = [
         SolutionRunner(
-            "parking",
-            app.state.parking.evaluate,
+            name,
+            service.evaluate,
             db=db,
             bus=bus,
-            watched_types=app.state.parking.watched_types,
+            watched_types=service.watched_types,
             interval=settings.solutions_interval_seconds,
             clock=clock,
         )
+        for name, service in (("parking", app.state.parking), ("air-quality", app.state.air_quality))
     ]
     if settings.solutions_enabled:
         for runner in app.state.solution_runners:
