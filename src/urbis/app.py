@@ -41,6 +41,7 @@ from urbis.ingestion.service import (
 )
 from urbis.operations.service import OperationsService
 from urbis.solutions.air_quality.service import AirQualityService
+from urbis.solutions.lighting.service import LightingService
 from urbis.solutions.parking.const import PricingRules
 from urbis.solutions.parking.service import ParkingService, PricingSetup
 from urbis.solutions.runtime import SolutionRunner
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     ``server`` marks the app as its process's only one (``urbis serve``): after
     start-up its long-lived objects are frozen out of the garbage collector's way.
     """
-    from urbis.web import air_quality, auth, devices, events, operations, parking, system
+    from urbis.web import air_quality, auth, devices, events, lighting, operations, parking, system
     from urbis.web.errors import install_error_handlers
     from urbis.web.ngsild import batch, contexts, discovery, entities, subscriptions, temporal
 
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(operations.router)
     app.include_router(parking.router)
     app.include_router(air_quality.router)
+    app.include_router(lighting.router)
     app.include_router(events.router)
     app.include_router(auth.router)
     app.include_router(system.router)
@@ -178,6 +180,14 @@ def _wire_solutions(
     app.state.parking = ParkingService(
         app.state.context, urbis_terms, clock=clock, db=db, temporal=app.state.temporal, pricing=pricing
     )
+    app.state.lighting = LightingService(
+        app.state.context,
+        urbis_terms,
+        app.state.operations,
+        clock=clock,
+        temporal=app.state.temporal,
+        timezone=settings.city_timezone,
+    )
     app.state.air_quality = AirQualityService(
         app.state.context, urbis_terms, app.state.temporal, app.state.operations, clock=clock
     )
@@ -191,7 +201,11 @@ def _wire_solutions(
             interval=settings.solutions_interval_seconds,
             clock=clock,
         )
-        for name, service in (("parking", app.state.parking), ("air-quality", app.state.air_quality))
+        for name, service in (
+            ("lighting", app.state.lighting),
+            ("parking", app.state.parking),
+            ("air-quality", app.state.air_quality),
+        )
     ]
     if settings.solutions_enabled:
         for runner in app.state.solution_runners:

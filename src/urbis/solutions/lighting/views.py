@@ -1,0 +1,325 @@
+"""Read models of street lighting: lamps, cabinets and groups as the service reads them, and what the API shows.
+
+Everything here is a pure function of entities in the broker's internal (expanded) form and a
+term expander; the service reads the entities, these functions shape them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from shapely.geometry import shape
+
+from urbis.solutions.lighting import const
+from urbis.solutions.lighting.model import EnergyFigure, EnergySavings, LevelDecision, NightPlan
+
+Entity = dict[str, Any]
+Expand = Callable[[str], str]
+
+
+class Terms:
+    """The expanded names the lighting views read, resolved once per expander."""
+
+    def __init__(self, expand: Expand) -> None:
+        self.streetlight = expand(const.STREETLIGHT)
+        self.group = expand(const.STREETLIGHT_GROUP)
+        self.cabinet = expand(const.STREETLIGHT_CONTROL_CABINET)
+        self.power_state = expand(const.POWER_STATE)
+        self.level = expand(const.ILLUMINANCE_LEVEL)
+        self.power = expand(const.POWER_CONSUMPTION)
+        self.energy = expand(const.ENERGY_CONSUMED)
+        self.status = expand(const.STATUS)
+        self.rating = expand(const.POWER_RATING)
+        self.voltage = expand(const.VOLTAGE)
+        self.ref_group = expand(const.REF_STREETLIGHT_GROUP)
+        self.ref_cabinet = expand(const.REF_STREETLIGHT_CONTROL_CABINET)
+        self.area = expand(const.AREA_SERVED)
+        self.location = expand(const.LOCATION)
+        #: The attributes a lamp controller reports: their observedAt is the report's time.
+        self.lamp_reported = (self.power_state, self.level, self.power, self.energy, self.status)
+        #: The attributes a cabinet meter reports.
+        self.cabinet_reported = (self.power_state, self.energy, expand(const.TOTAL_ACTIVE_POWER), self.voltage)
+
+
+def _instance(entity: Entity, iri: str) -> dict[str, Any] | None:
+    instances = entity["attrs"].get(iri)
+    if not instances:
+        return None
+    found: dict[str, Any] = next((i for i in instances if "datasetId" not in i), instances[0])
+    return found
+
+
+def value_of(entity: Entity, iri: str) -> Any:
+    """The value (or relationship object) of an attribute's default instance, else None."""
+    instance = _instance(entity, iri)
+    if instance is None:
+        return None
+    return instance.get("object", instance.get("value"))
+
+
+def parse_instant(raw: Any) -> datetime | None:
+    """An NGSI-LD timestamp (``...Z``) as an aware datetime; None when absent or malformed."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def reported_at(entity: Entity, attributes: tuple[str, ...]) -> datetime | None:
+    """The latest ``observedAt`` among the attributes a device reports: when it last spoke."""
+    times = []
+    for iri in attributes:
+        instance = _instance(entity, iri)
+        moment = parse_instant(instance.get("observedAt")) if instance is not None else None
+        if moment is not None:
+            times.append(moment)
+    return max(times, default=None)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _point(entity: Entity, terms: Terms) -> tuple[float, float] | None:
+    geometry = value_of(entity, terms.location)
+    if not isinstance(geometry, dict):
+        return None
+    try:
+        point = shape(geometry).representative_point()
+    except (ValueError, TypeError, AttributeError):  # a malformed geometry: no position
+        return None
+    return float(point.x), float(point.y)
+
+
+def _switch(value: Any) -> bool | None:
+    """``powerState`` as on/off: the profiles map the devices' booleans to "on"/"off"; "low" is lit."""
+    if isinstance(value, bool):
+        return value
+    if value in ("on", "low"):
+        return True
+    if value == "off":
+        return False
+    return None
+
+
+@dataclass(frozen=True)
+class LampView:
+    """A streetlight as its entity says it is now."""
+
+    id: str
+    group_id: str | None
+    cabinet_id: str | None
+    district: str | None
+    position: tuple[float, float] | None  # (lon, lat)
+    location: dict[str, object] | None  # the GeoJSON geometry, for alarms and maps
+    rated_w: float | None
+    reported_on: bool | None
+    level_fraction: float | None
+    power_w: float | None
+    energy_kwh: float | None
+    status: str | None
+    reported_at: datetime | None
+    created_at: datetime | None
+
+    @property
+    def no_supply(self) -> bool:
+        """Whether the controller says its mains are gone."""
+        return self.status == const.STATUS_NO_SUPPLY
+
+
+@dataclass(frozen=True)
+class CabinetView:
+    """A control cabinet and its meter's latest reading."""
+
+    id: str
+    district: str | None
+    position: tuple[float, float] | None
+    location: dict[str, object] | None
+    supply_on: bool | None
+    voltage_v: float | None
+    energy_kwh: float | None
+    reported_at: datetime | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """A group of lamps switched and dimmed together."""
+
+    id: str
+    cabinet_id: str | None
+    district: str | None
+    position: tuple[float, float] | None
+
+
+def _geometry(entity: Entity, terms: Terms) -> dict[str, object] | None:
+    geometry = value_of(entity, terms.location)
+    return geometry if isinstance(geometry, dict) else None
+
+
+def _reference(entity: Entity, iri: str) -> str | None:
+    target = value_of(entity, iri)
+    if isinstance(target, list):  # a lamp names one group; a list is kept to its first
+        target = target[0] if target else None
+    return target if isinstance(target, str) else None
+
+
+def lamp_view(entity: Entity, terms: Terms) -> LampView:
+    """A lamp's read model from its entity."""
+    return LampView(
+        id=entity["id"],
+        group_id=_reference(entity, terms.ref_group),
+        cabinet_id=_reference(entity, terms.ref_cabinet),
+        district=_text(value_of(entity, terms.area)),
+        position=_point(entity, terms),
+        location=_geometry(entity, terms),
+        rated_w=_number(value_of(entity, terms.rating)),
+        reported_on=_switch(value_of(entity, terms.power_state)),
+        level_fraction=_number(value_of(entity, terms.level)),
+        power_w=_number(value_of(entity, terms.power)),
+        energy_kwh=_number(value_of(entity, terms.energy)),
+        status=_text(value_of(entity, terms.status)),
+        reported_at=reported_at(entity, terms.lamp_reported),
+        created_at=parse_instant(entity.get("createdAt")),
+    )
+
+
+def cabinet_view(entity: Entity, terms: Terms) -> CabinetView:
+    """A cabinet's read model from its entity."""
+    return CabinetView(
+        id=entity["id"],
+        district=_text(value_of(entity, terms.area)),
+        position=_point(entity, terms),
+        location=_geometry(entity, terms),
+        supply_on=_switch(value_of(entity, terms.power_state)),
+        voltage_v=_number(value_of(entity, terms.voltage)),
+        energy_kwh=_number(value_of(entity, terms.energy)),
+        reported_at=reported_at(entity, terms.cabinet_reported),
+        created_at=parse_instant(entity.get("createdAt")),
+    )
+
+
+def group_view(entity: Entity, terms: Terms) -> GroupView:
+    """A group's read model from its entity."""
+    return GroupView(
+        id=entity["id"],
+        cabinet_id=_reference(entity, terms.ref_cabinet),
+        district=_text(value_of(entity, terms.area)),
+        position=_point(entity, terms),
+    )
+
+
+# -- energy -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnergyNode:
+    """One node of the energy hierarchy (a lamp, group, cabinet, district or the city) over a window."""
+
+    id: str
+    level: str  # "lamp", "group", "cabinet", "district", "city"
+    parent: str | None
+    figure: EnergyFigure
+    savings: EnergySavings
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's shape."""
+        return {
+            "id": self.id,
+            "level": self.level,
+            "parent": self.parent,
+            "kwh": round(self.figure.kwh, 4),
+            "meteredKwh": round(self.figure.metered_kwh, 4),
+            "estimatedKwh": round(self.figure.estimated_kwh, 4),
+            "basis": self.figure.basis.value,
+            "meteredSources": self.figure.metered_sources,
+            "estimatedSources": self.figure.estimated_sources,
+            "baselineKwh": round(self.savings.baseline_kwh, 4),
+            "savedKwh": round(self.savings.saved_kwh, 4),
+            "savedShare": round(self.savings.saved_share, 4),
+            "savedMoney": str(self.savings.saved_money),
+            "currency": self.savings.currency,
+            "savedCo2Kg": round(self.savings.saved_co2_kg, 4),
+        }
+
+
+@dataclass(frozen=True)
+class EnergyReport:
+    """Energy, baseline and savings of every node of a tenant's lighting over ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+    tariff_per_kwh: Decimal
+    grid_kg_co2_per_kwh: float
+    nodes: list[EnergyNode]
+
+    def node(self, node_id: str) -> EnergyNode:
+        """One node by id (KeyError when absent)."""
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+    @property
+    def city(self) -> EnergyNode:
+        """The city's total."""
+        return self.node(CITY_NODE)
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's shape: the city first, then districts, cabinets, groups and lamps."""
+        order = {"city": 0, "district": 1, "cabinet": 2, "group": 3, "lamp": 4}
+        ordered = sorted(self.nodes, key=lambda n: (order.get(n.level, 5), n.id))
+        return {
+            "start": self.start,
+            "end": self.end,
+            "tariffPerKwh": str(self.tariff_per_kwh),
+            "gridKgCo2PerKwh": self.grid_kg_co2_per_kwh,
+            "city": self.city.to_json(),
+            "nodes": [n.to_json() for n in ordered],
+        }
+
+
+#: The id of the city's node in the energy hierarchy.
+CITY_NODE = "city"
+
+
+def district_node(name: str) -> str:
+    """The id of a district's node in the energy hierarchy (distinct from any entity id)."""
+    return f"district:{name}"
+
+
+# -- schedule ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NightScheduleView:
+    """A group's planned night: when it switches on and off, and every level change."""
+
+    group_id: str
+    lighting_date: date
+    plan: NightPlan
+    changes: list[LevelDecision]
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's shape."""
+        return {
+            "groupId": self.group_id,
+            "date": self.lighting_date.isoformat(),
+            "program": self.plan.program.program_id,
+            "on": self.plan.on,
+            "off": self.plan.off,
+            "changes": [
+                {"at": c.at, "level": c.level, "reason": c.reason.value, "detail": c.detail} for c in self.changes
+            ],
+        }
