@@ -74,7 +74,13 @@ def parts(database: Database, tenant: str) -> tuple[ContextService, OperationsSe
     context = ContextService(database, EventBus(), default_tenant=tenant, clock=clock, reading_terms=EXPAND)
     operations = OperationsService(database, context, clock=clock)
     service = AirQualityService(
-        context, EXPAND, TemporalService(database, context, instance_limit=1000), operations, clock=clock
+        # Raw history, not roll-ups: this fixed clock stamps rows as recorded in the past, while other tests'
+        # roll-up jobs on the shared database run on the real clock and would already have passed those hours.
+        context,
+        EXPAND,
+        TemporalService(database, context, instance_limit=1000, use_rollups=False),
+        operations,
+        clock=clock,
     )
     return context, operations, service, clock
 
