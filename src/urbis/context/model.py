@@ -634,6 +634,18 @@ def update_attributes(existing: Entity, fragment: Entity, now: str) -> tuple[lis
     return updated, not_updated
 
 
+def default_value(entity: Entity, iri: str) -> Any:
+    """The value (a Relationship's object) of an attribute's default instance, else its first; None if absent.
+
+    How the solutions read one figure of an entity in the stored (expanded) form.
+    """
+    instances = entity["attrs"].get(iri)
+    if not instances:
+        return None
+    instance = next((i for i in instances if "datasetId" not in i), instances[0])
+    return instance.get("object", instance.get("value"))
+
+
 def is_null_instance(instance: Instance) -> bool:
     """Whether a built instance is the NGSI-LD Null (a deletion marker in merge and update).
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from urbis.context.model import default_value
 from urbis.context.service import ContextService
 from urbis.context.temporal import Aggregation, TemporalQuery, TemporalRequest, TemporalService
 from urbis.core.clock import Clock, SystemClock
@@ -211,9 +212,9 @@ class AirQualityService:
             out.append(
                 StationAirQuality(
                     id=entity["id"],
-                    name=_value(entity, self.name) or entity["id"],
-                    district=_value(entity, self.area),
-                    location=_value(entity, self.location),
+                    name=default_value(entity, self.name) or entity["id"],
+                    district=default_value(entity, self.area),
+                    location=default_value(entity, self.location),
                     us=us,
                     eaqi=eaqi,
                     hourly=hourly,
@@ -292,11 +293,3 @@ class AirQualityService:
                         location=station.location,
                     )
                 )
-
-
-def _value(entity: dict[str, Any], iri: str) -> Any:
-    instances = entity["attrs"].get(iri)
-    if not instances:
-        return None
-    instance = next((i for i in instances if "datasetId" not in i), instances[0])
-    return instance.get("object", instance.get("value"))

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from urbis.context.model import default_value as value_of
 from urbis.context.service import ContextService
 from urbis.context.temporal import Aggregation, TemporalQuery, TemporalRequest, TemporalService, parse_duration
 from urbis.core.clock import Clock, SystemClock
@@ -44,7 +45,7 @@ from urbis.solutions.parking.pricing import PriceChange, money, recommend_price
 from urbis.solutions.parking.sessions import BayEvent, ComplianceReport, ParkingSession, check_compliance, start_session
 from urbis.solutions.parking.store import StoredRate
 from urbis.solutions.parking.timebands import TimeBand
-from urbis.solutions.parking.views import Expand, ParkingOverview, PlaceView, Terms, build_overview, value_of
+from urbis.solutions.parking.views import Expand, ParkingOverview, PlaceView, Terms, build_overview
 
 log = logging.getLogger(__name__)
 

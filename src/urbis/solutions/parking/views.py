@@ -13,6 +13,7 @@ from typing import Any
 
 from shapely.geometry import shape
 
+from urbis.context.model import default_value as value_of
 from urbis.solutions.parking import const
 from urbis.solutions.parking.guidance import ParkingCandidate
 from urbis.solutions.parking.occupancy import (
@@ -126,15 +127,6 @@ class Terms:
         self.occupancy = expand(const.OCCUPANCY)
         self.location = expand(const.LOCATION)
         self.maximum_duration = expand(const.MAXIMUM_PARKING_DURATION)
-
-
-def value_of(entity: Entity, iri: str) -> Any:
-    """The value (or relationship object) of an attribute's default instance, else None."""
-    instances = entity["attrs"].get(iri)
-    if not instances:
-        return None
-    instance = next((i for i in instances if "datasetId" not in i), instances[0])
-    return instance.get("object", instance.get("value"))
 
 
 def _point(entity: Entity, terms: Terms) -> tuple[float | None, float | None]:
