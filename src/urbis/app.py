@@ -199,6 +199,7 @@ def _wire_solutions(
             bus=bus,
             watched_types=service.watched_types,
             interval=settings.solutions_interval_seconds,
+            min_gap=settings.solutions_min_gap_seconds,
             clock=clock,
         )
         for name, service in (

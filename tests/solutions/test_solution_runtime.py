@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import UTC, datetime
@@ -26,7 +27,14 @@ def test_runs_at_start_and_when_a_watched_type_changes() -> None:
     bus = EventBus()
     seen: list[datetime] = []
     runner = SolutionRunner(
-        "lighting", seen.append, bus=bus, watched_types={LIGHT}, interval=3600, quiet=0.05, clock=FixedClock(T0)
+        "lighting",
+        seen.append,
+        bus=bus,
+        watched_types={LIGHT},
+        interval=3600,
+        quiet=0.05,
+        min_gap=0.0,
+        clock=FixedClock(T0),
     )
     runner.start()
     try:
@@ -92,3 +100,29 @@ def test_only_one_process_of_a_deployment_runs_a_solution(database: Database) ->
             runner.stop()
         for db in dbs:
             db.dispose()
+
+
+def test_wake_ups_are_kept_a_minimum_gap_apart() -> None:
+    bus = EventBus()
+    seen: list[float] = []
+    runner = SolutionRunner(
+        "air",
+        lambda _now: seen.append(time.monotonic()),
+        bus=bus,
+        watched_types={LIGHT},
+        interval=3600,
+        quiet=0.01,
+        min_gap=0.5,
+    )
+    runner.start()
+    try:
+        assert wait_until(lambda: len(seen) == 1)
+        deadline = time.monotonic() + 1.6
+        while time.monotonic() < deadline:  # a steady stream of changes
+            bus.publish(changed(LIGHT))
+            time.sleep(0.01)
+        assert wait_until(lambda: len(seen) >= 3)
+    finally:
+        runner.stop()
+    gaps = [b - a for a, b in itertools.pairwise(seen)]
+    assert min(gaps) >= 0.45 and len(seen) <= 5  # about one run per 0.5 s, not one per change

@@ -43,7 +43,11 @@ def seed(client: TestClient, tenant: str) -> None:
 @pytest.fixture
 def running(db_url: str, tenant: str) -> Iterator[TestClient]:
     """An app whose solutions run (a long interval: only changes wake them)."""
-    app = create_app(make_settings(db_url, tenant, solutions_enabled=True, solutions_interval_seconds=3600))
+    app = create_app(
+        make_settings(
+            db_url, tenant, solutions_enabled=True, solutions_interval_seconds=3600, solutions_min_gap_seconds=0.2
+        )
+    )
     with TestClient(app) as client:
         yield client
 

@@ -26,7 +26,9 @@ def free_port() -> int:
 def server(database_url: str, workers: int, environment: dict[str, str] | None = None) -> Iterator[str]:
     """An ``urbis serve`` subprocess on a free loopback port; yields its base URL."""
     port = free_port()
-    env = dict(os.environ, URBIS_DATABASE_URL=database_url, URBIS_LOG_LEVEL="warning")
+    # The broker and ingestion benchmarks measure the broker and ingestion alone: the city
+    # solutions, which evaluate what comes in, are left off here and measured on their own.
+    env = dict(os.environ, URBIS_DATABASE_URL=database_url, URBIS_LOG_LEVEL="warning", URBIS_SOLUTIONS_ENABLED="false")
     env.update(environment or {})
     process = subprocess.Popen(
         [

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         description="Notifications waiting per process; beyond it the oldest are dropped and counted as failed.",
     )
     # -- solutions -----------------------------------------------------------------------
+    solutions_min_gap_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Shortest time between two evaluations of a solution woken by changes (a city reports all the time).",
+    )
     city_timezone: str = Field(
         "Europe/Berlin",
         description="The city's time zone (IANA name): local schedules, pricing time bands and daily figures follow it.",

@@ -54,6 +54,7 @@ class SolutionRunner:
         watched_types: Collection[str] = (),
         interval: float = 30.0,
         quiet: float = 1.0,
+        min_gap: float = 10.0,
         clock: Clock | None = None,
     ) -> None:
         """``db`` enables leadership (one process of a deployment runs it); without it this process always runs it."""
@@ -61,6 +62,10 @@ class SolutionRunner:
         self.evaluate = evaluate
         self.interval = interval
         self.quiet = quiet
+        # Under a steady stream of changes (a city reporting all the time) wake-ups would run
+        # evaluations back to back; at most one per ``min_gap`` seconds keeps the cost bounded.
+        self.min_gap = min_gap
+        self._last_start = 0.0
         self.clock = clock or SystemClock()
         self.watched_types = frozenset(watched_types)
         self.status = RunnerStatus()
@@ -121,13 +126,15 @@ class SolutionRunner:
                 return
             if woken:
                 self.status.wakeups += 1
-                # Let a burst of changes settle into one run.
-                self._stopping.wait(self.quiet)
+                # Let a burst of changes settle into one run, and keep runs min_gap apart.
+                since = time.monotonic() - self._last_start
+                self._stopping.wait(max(self.quiet, self.min_gap - since))
             self._wake.clear()
 
     def run_once(self) -> None:
         """One evaluation at the clock's current time; failures are logged and counted, never raised."""
         now = self.clock.now()
+        self._last_start = time.monotonic()
         began = time.perf_counter()
         try:
             self.evaluate(now)
