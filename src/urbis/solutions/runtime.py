@@ -146,6 +146,25 @@ class SolutionRunner:
         self.status.last_duration = time.perf_counter() - began
         self.status.last_run_at = now
 
+    @property
+    def leading(self) -> bool:
+        """Whether this process runs the solution now."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def describe(self) -> dict[str, object]:
+        """The runner's figures, for the status endpoint."""
+        lag = self.lag_seconds()
+        return {
+            "name": self.name,
+            "leading": self.leading,
+            "runs": self.status.runs,
+            "failures": self.status.failures,
+            "wakeups": self.status.wakeups,
+            "lastRunAt": self.status.last_run_at,
+            "lastDurationSeconds": round(self.status.last_duration, 3),
+            "lagSeconds": None if lag is None else round(lag, 1),
+        }
+
     def lag_seconds(self) -> float | None:
         """How far the last finished evaluation trails the clock (None before the first)."""
         if self.status.last_run_at is None:

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 import urbis
 from urbis.web.ngsild.common import call
+from urbis.web.params import json_response
 
 router = APIRouter(tags=["system"])
 
@@ -76,3 +77,9 @@ async def metrics(request: Request) -> Response:
 async def version() -> Response:
     """Name and version, for clients that probe the broker's vendor."""
     return JSONResponse({"broker": "urbis", "version": urbis.__version__, "ngsi-ld": "1.8"})
+
+
+@router.get("/api/v1/solutions/status", summary="How the city solutions are running in this process")
+async def solutions_status(request: Request) -> Response:
+    """Per solution: whether this process runs it, runs and failures, the last run's duration and lag."""
+    return json_response([runner.describe() for runner in request.app.state.solution_runners])
