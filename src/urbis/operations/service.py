@@ -11,10 +11,11 @@ record.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from urbis.context.model import is_uri
@@ -23,7 +24,7 @@ from urbis.core.clock import Clock, SystemClock
 from urbis.core.db import Database
 from urbis.core.errors import BadRequestData, NotFound
 from urbis.operations import model, store
-from urbis.operations.model import RECOVERED, Alarm, AlarmReport, WorkOrder
+from urbis.operations.model import RECOVERED, Alarm, AlarmReport, Ticket, WorkOrder
 from urbis.operations.store import TicketFilter
 
 log = logging.getLogger(__name__)
@@ -181,29 +182,37 @@ class OperationsService:
         self._mirror([], [order])
         return order
 
-    def _change_alarm(self, tenant: str, alarm_id: str, change: Any) -> Alarm:
-        with self.db.write() as conn:
-            current = store.get_alarm(conn, tenant, alarm_id)
-            if current is None:
-                raise NotFound(f"alarm {alarm_id!r:.80} does not exist")
-            alarm: Alarm = change(current, self.clock.now())
-            if alarm != current:
-                store.save_alarm(conn, alarm)
-        if alarm != current:
-            self._mirror([alarm], [])
-        return alarm
+    def _change_alarm(self, tenant: str, alarm_id: str, change: Callable[[Alarm, datetime], Alarm]) -> Alarm:
+        return self._change(tenant, alarm_id, "alarm", store.get_alarm, store.save_alarm, change)
 
-    def _change_order(self, tenant: str, order_id: str, change: Any) -> WorkOrder:
+    def _change_order(
+        self, tenant: str, order_id: str, change: Callable[[WorkOrder, datetime], WorkOrder]
+    ) -> WorkOrder:
+        return self._change(tenant, order_id, "work order", store.get_work_order, store.save_work_order, change)
+
+    def _change(
+        self,
+        tenant: str,
+        ticket_id: str,
+        what: str,
+        load: Callable[[Connection, str, str], Ticket | None],
+        save: Callable[[Connection, Ticket], None],
+        change: Callable[[Ticket, datetime], Ticket],
+    ) -> Ticket:
+        """Load a ticket, apply a rule, save and mirror it if the rule changed anything."""
         with self.db.write() as conn:
-            current = store.get_work_order(conn, tenant, order_id)
+            current = load(conn, tenant, ticket_id)
             if current is None:
-                raise NotFound(f"work order {order_id!r:.80} does not exist")
-            order: WorkOrder = change(current, self.clock.now())
-            if order != current:
-                store.save_work_order(conn, order)
-        if order != current:
-            self._mirror([], [order])
-        return order
+                raise NotFound(f"{what} {ticket_id!r:.80} does not exist")
+            ticket = change(current, self.clock.now())
+            if ticket != current:
+                save(conn, ticket)
+        if ticket != current:
+            if isinstance(ticket, Alarm):
+                self._mirror([ticket], [])
+            else:
+                self._mirror([], [ticket])
+        return ticket
 
     # -- reading ---------------------------------------------------------------------------
 
