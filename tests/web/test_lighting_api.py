@@ -108,6 +108,8 @@ def test_energy_defaults_to_the_last_day_and_rejects_bad_windows(lit: TestClient
         {"start": "2026-06-14T00:00:00"},  # no time zone
         {"start": "2026-06-15T00:00:00Z", "end": "2026-06-14T00:00:00Z"},
         {"from": "2026-06-14T00:00:00Z"},
+        {"start": "2020-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"},  # years of nights per lamp: too long
+        {"start": "0001-01-01T00:00:00+01:00"},  # before the calendar begins in UTC
     ):
         assert_problem(lit.get("/api/v1/lighting/energy", params=bad), 400)
 
@@ -119,7 +121,8 @@ def test_a_groups_planned_night(lit: TestClient, tenant: str) -> None:
     assert night["changes"][1]["at"].startswith("2026-01-15T22:00:00")
     assert night["changes"][1]["reason"] == "fixedTimeStep"
     assert lit.get(f"/api/v1/lighting/groups/{GROUP}/schedule").json()["date"] == "2026-06-15"  # 12:00 CEST
-    assert_problem(lit.get(f"/api/v1/lighting/groups/{GROUP}/schedule", params={"date": "15.01.2026"}), 400)
+    for bad in ("15.01.2026", "9999-12-31", "0001-01-01"):  # the calendar's ends have no night after or before
+        assert_problem(lit.get(f"/api/v1/lighting/groups/{GROUP}/schedule", params={"date": bad}), 400)
     assert_problem(lit.get("/api/v1/lighting/groups/urn:ngsi-ld:StreetlightGroup:nope/schedule"), 404)
 
 

@@ -18,6 +18,10 @@ router = APIRouter(prefix="/api/v1/lighting", tags=["lighting"])
 
 #: The window ``/energy`` reports without ``start`` and ``end``.
 DEFAULT_ENERGY_WINDOW = timedelta(hours=24)
+#: Longest window in one request: the baseline walks every night of it for every lamp.
+MAX_ENERGY_WINDOW = timedelta(days=366)
+#: Nights a schedule can be planned for (the sun tables and the calendar's ends need a margin).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
 def _lighting(request: Request) -> LightingService:
@@ -31,11 +35,11 @@ def _instant_param(request: Request, name: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            raise BadRequestData(f"'{name}' must carry a time zone (e.g. 'Z'), got {raw!r:.40}")
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date-time, or one at the very edge of the calendar
         raise BadRequestData(f"'{name}' must be an ISO 8601 date-time, got {raw!r:.40}") from None
-    if moment.tzinfo is None:
-        raise BadRequestData(f"'{name}' must carry a time zone (e.g. 'Z'), got {raw!r:.40}")
-    return moment.astimezone(UTC)
 
 
 @router.get("/energy", summary="Energy, baseline and savings of the street lighting")
@@ -49,6 +53,8 @@ async def energy(request: Request) -> Response:
     start = _instant_param(request, "start") or end - DEFAULT_ENERGY_WINDOW
     if end <= start:
         raise BadRequestData("'end' must come after 'start'")
+    if end - start > MAX_ENERGY_WINDOW:
+        raise BadRequestData(f"a window is at most {MAX_ENERGY_WINDOW.days} days; ask for several")
     report = await call(service.energy, tenant, start, end)
     return json_response(report.to_json())
 
@@ -74,7 +80,9 @@ async def group_schedule(request: Request, group_id: str) -> Response:
     if raw is not None:
         try:
             day = date.fromisoformat(raw)
+            if not FIRST_DAY <= day <= LAST_DAY:
+                raise ValueError("outside the planning range")
         except ValueError:
-            raise BadRequestData(f"'date' must be a date (YYYY-MM-DD), got {raw!r:.40}") from None
+            raise BadRequestData(f"'date' must be a date (YYYY-MM-DD) from 1900 to 2999, got {raw!r:.40}") from None
     view = await call(_lighting(request).night_schedule, tenant, group_id, day)
     return json_response(view.to_json())
