@@ -117,7 +117,7 @@ def test_wake_ups_are_kept_a_minimum_gap_apart() -> None:
     runner.start()
     try:
         assert wait_until(lambda: len(seen) == 1)
-        deadline = time.monotonic() + 1.6
+        deadline = time.monotonic() + 2.6
         while time.monotonic() < deadline:  # a steady stream of changes
             bus.publish(changed(LIGHT))
             time.sleep(0.01)
@@ -125,4 +125,4 @@ def test_wake_ups_are_kept_a_minimum_gap_apart() -> None:
     finally:
         runner.stop()
     gaps = [b - a for a, b in itertools.pairwise(seen)]
-    assert min(gaps) >= 0.45 and len(seen) <= 5  # about one run per 0.5 s, not one per change
+    assert min(gaps) >= 0.45 and len(seen) <= 7  # about one run per 0.5 s, not one per change (about 260)
