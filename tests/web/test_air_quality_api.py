@@ -39,6 +39,12 @@ def test_station_indices_and_the_worst_station_per_area(client: TestClient, tena
         ("North", 28, 1),
     ]
     assert_problem(client.get("/api/v1/air-quality/stations", params={"scale": "x"}), 400)
+    forecast = client.get("/api/v1/air-quality/stations/urn:ngsi-ld:AirQualityObserved:s0/forecast").json()
+    assert forecast["pollutant"] == "pm25" and len(forecast["hours"]) == 24
+    assert "beatsPersistence" in forecast["backtest"]
+    path = "/api/v1/air-quality/stations/urn:ngsi-ld:AirQualityObserved:s0/forecast"
+    assert_problem(client.get(path, params={"pollutant": "radon"}), 400)
+    assert_problem(client.get("/api/v1/air-quality/stations/urn:ngsi-ld:AirQualityObserved:none/forecast"), 404)
 
 
 def test_reading_follows_the_context_read_rules(db_url: str, tenant: str) -> None:

@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from urbis.core.errors import BadRequestData
+from urbis.solutions.air_quality.const import Pollutant
 from urbis.solutions.air_quality.model import IndexResult
-from urbis.solutions.air_quality.service import AirQualityService, AreaAirQuality, StationAirQuality
+from urbis.solutions.air_quality.service import MEASURED, AirQualityService, AreaAirQuality, StationAirQuality
 from urbis.web.deps import require_read
 from urbis.web.ngsild.common import call, check_params, tenant_of
 from urbis.web.params import json_response
@@ -94,3 +96,34 @@ async def summary(request: Request) -> Response:
     found = await call(service.stations, tenant)
     city, districts = service.areas(found)
     return json_response({"city": _area_json(city), "districts": [_area_json(d) for d in districts]})
+
+
+@router.get("/stations/{station_id}/forecast", summary="A station's next 24 hours")
+async def forecast(request: Request, station_id: str) -> Response:
+    """``pollutant`` (default pm25): hourly forecast, the persistence baseline, and both errors in a recent backtest."""
+    tenant = tenant_of(request)
+    await require_read(request, tenant)
+    check_params(request, {"pollutant"})
+    raw = request.query_params.get("pollutant", Pollutant.PM25.value)
+    if raw not in {p.value for p in MEASURED}:
+        raise BadRequestData(f"'pollutant' must be one of {', '.join(p.value for p in MEASURED)}, got {raw!r:.40}")
+    result = await call(_service(request).forecast, tenant, station_id, Pollutant(raw))
+    backtest = result.backtest
+    return json_response(
+        {
+            "stationId": result.station_id,
+            "pollutant": result.pollutant.value,
+            "unit": "ug/m3",
+            "from": result.origin,
+            "hours": [
+                {"start": m.start, "value": round(m.value, 2), "persistence": round(p.value, 2)}
+                for m, p in zip(result.model, result.persistence, strict=True)
+            ],
+            "backtest": {
+                "modelMae": None if backtest.model_mae is None else round(backtest.model_mae, 3),
+                "persistenceMae": None if backtest.persistence_mae is None else round(backtest.persistence_mae, 3),
+                "comparedHours": backtest.compared_hours,
+                "beatsPersistence": backtest.beats_persistence,
+            },
+        }
+    )

@@ -129,3 +129,38 @@ def test_indices_are_written_back_and_an_alert_opens_and_closes(
     (closed,) = operations.list_alarms(tenant, TicketFilter())[0]
     assert closed.state is TicketState.CLOSED and closed.close_reason == "recovered"
     assert context.get_entity(tenant, STATION)["attrs"][EXPAND("airQualityIndex")][0]["value"] == 50
+
+
+def test_a_forecast_that_knows_the_daily_rhythm_beats_persistence(
+    parts: tuple[ContextService, OperationsService, AirQualityService, FixedClock], tenant: str
+) -> None:
+    context, _, service, _ = parts
+    origin = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+
+    def usual(hour: int) -> float:
+        return 30.0 if 7 <= hour < 10 else 10.0  # a morning rush every day, UTC
+
+    measures = []
+    for back in range(1, 21 * 24 + 1):
+        start = origin - timedelta(hours=back)
+        at = int((start + timedelta(minutes=30)).timestamp() * 1_000_000)
+        measures.append(Measure("pm25", usual(start.hour), us_to_iso(at), at))
+    context.record([DeviceReadings(tenant, "aq-9", STATION, "AirQualityObserved", measures)], received_us=0)
+    result = service.forecast(tenant, STATION, at=origin + timedelta(minutes=10))
+    assert result.origin == origin - timedelta(hours=1)  # 23:00, the last complete hour
+    by_hour = {point.start.hour: point.value for point in result.model}
+    # The rhythm repeats exactly, so the model's profile is the rhythm: 30 from 07:00 to 09:00, else 10.
+    assert by_hour[8] == pytest.approx(30.0) and by_hour[12] == pytest.approx(10.0)
+    assert {point.value for point in result.persistence} == {10.0}  # 23:00's value, repeated
+    backtest = result.backtest
+    assert backtest.model_mae == pytest.approx(0.0, abs=1e-9) and backtest.persistence_mae is not None
+    assert backtest.persistence_mae > 0 and backtest.beats_persistence
+
+
+def test_a_station_without_history_gets_no_forecast(
+    parts: tuple[ContextService, OperationsService, AirQualityService, FixedClock], tenant: str
+) -> None:
+    context, _, service, _ = parts
+    context.upsert_documents(tenant, [{"id": STATION, "type": "AirQualityObserved"}])
+    result = service.forecast(tenant, STATION)
+    assert result.model == [] and result.origin is None and not result.backtest.beats_persistence

@@ -35,13 +35,18 @@ from urbis.solutions.air_quality.model import (
     AlertChange,
     AlertState,
     Concentration,
+    ForecastEvaluation,
+    ForecastPoint,
     IndexResult,
     QcFlag,
     ThresholdRule,
     eaqi_index,
+    evaluate_forecast,
     evaluate_threshold,
+    forecast_next_hours,
     mean_if_complete,
     nowcast_pm,
+    persistence_forecast,
     screen_series,
     us_aqi,
 )
@@ -54,6 +59,8 @@ HOUR_US = 3_600_000_000
 #: The pollutants the stations report (NGSI-LD attribute names of AirQualityObserved).
 MEASURED = (Pollutant.PM25, Pollutant.PM10, Pollutant.NO2, Pollutant.O3)
 ALERT_KIND = "aqiThresholdExceeded"
+#: Hours of history a forecast learns from (14 days of profile and a week of backtest before them).
+FORECAST_HISTORY_HOURS = 21 * 24
 #: Quality control of hourly means: a spike must also stand 10 µg/m³ clear of its neighbours'
 #: median, else a quiet, smooth series flags its own small wiggles (the Hampel filter's MAD is tiny).
 HOURLY_QC = QualityControlParams(spike_min_deviation=10.0)
@@ -73,6 +80,18 @@ class StationAirQuality:
     eaqi: IndexResult
     hourly: dict[Pollutant, list[float | None]]
     flagged: dict[Pollutant, dict[int, tuple[QcFlag, ...]]] = field(default_factory=dict)  # hour position -> flags
+
+
+@dataclass(frozen=True)
+class StationForecast:
+    """A station's next 24 hours of one pollutant, and how the model did against persistence lately."""
+
+    station_id: str
+    pollutant: Pollutant
+    origin: datetime | None  # the last hour with a value
+    model: list[ForecastPoint]
+    persistence: list[ForecastPoint]
+    backtest: ForecastEvaluation
 
 
 @dataclass(frozen=True)
@@ -223,6 +242,48 @@ class AirQualityService:
             )
         out.sort(key=lambda s: s.id)
         return out
+
+    def forecast(
+        self, tenant: str, station_id: str, pollutant: Pollutant = Pollutant.PM25, at: datetime | None = None
+    ) -> StationForecast:
+        """The next 24 hourly means of ``pollutant`` at a station, with the backtest against persistence.
+
+        Fitted on the station's last 21 days of hourly means: the diurnal profile of the last 14
+        days plus today's deviation, fading hour by hour; the backtest rolls the origin over the
+        same history and scores both forecasts on what followed.
+        """
+        moment = at or self.clock.now()
+        entity = self.context.get_entity(tenant, station_id)
+        end_us = int(moment.timestamp() * 1_000_000) // HOUR_US * HOUR_US
+        start_us = end_us - FORECAST_HISTORY_HOURS * HOUR_US
+        request = TemporalRequest(
+            temporal=TemporalQuery(timerel="between", time_at=start_us, end_time_at=end_us),
+            attrs=frozenset({self.pollutants[pollutant]}),
+            aggregation=Aggregation(("avg",), HOUR_US),
+        )
+        means: dict[int, float] = {}
+        for found in self.temporal.history_of(tenant, [entity], request).entities:
+            for series in found.series:
+                if not series.dataset_id:
+                    means.update(
+                        (start, float(mean))
+                        for mean, start, _ in series.aggregates.get("avg", [])
+                        if isinstance(mean, int | float)
+                    )
+        first = min(means, default=end_us)
+        hourly = [(datetime.fromtimestamp(slot / 1e6, UTC), means.get(slot)) for slot in range(first, end_us, HOUR_US)]
+        while hourly and hourly[-1][1] is None:  # forecast from the last hour that has a value
+            hourly.pop()
+        if not hourly:
+            return StationForecast(station_id, pollutant, None, [], [], ForecastEvaluation(None, None, 0, 0))
+        return StationForecast(
+            station_id,
+            pollutant,
+            hourly[-1][0],
+            forecast_next_hours(hourly),
+            persistence_forecast(hourly),
+            evaluate_forecast(hourly),
+        )
 
     def areas(self, stations: Sequence[StationAirQuality]) -> tuple[AreaAirQuality, list[AreaAirQuality]]:
         """The city's figure and each district's."""
