@@ -205,6 +205,65 @@ def bench_ingest(
     )
 
 
+@bench_app.command("solutions")
+def bench_solutions(
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql or both.")] = "both",
+    postgres_url: Annotated[
+        str, typer.Option(help="Admin URL of a PostgreSQL server; a throw-away database is made on it.")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    speed: Annotated[float, typer.Option(min=1, help="Simulated seconds per wall second.")] = 10.0,
+    minutes: Annotated[
+        float, typer.Option(min=0.1, help="Simulated minutes of the live run (60 at 10x: 6 wall minutes).")
+    ] = 60.0,
+    backfill_hours: Annotated[
+        float, typer.Option(min=0, help="Hours of the city's history sent before the live run.")
+    ] = 24.0,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Simulated start of the live run (ISO 8601 with zone); default: before yesterday's dusk."),
+    ] = None,
+    stations: Annotated[
+        int, typer.Option(min=0, help="Air-quality stations whose indices are recomputed (0: skip that part).")
+    ] = 1000,
+    runs: Annotated[int, typer.Option(min=1, help="Timed evaluations of the stations (the median is shown).")] = 5,
+    quick: Annotated[
+        bool, typer.Option(help="A small city for 2 simulated minutes and 50 stations: checks the path, not speed.")
+    ] = False,
+    profile: Annotated[bool, typer.Option(help="Print cProfile's top entries of each solution's evaluation.")] = False,
+) -> None:
+    """The city solutions against the simulated city at 10x (lag printed), and the indices of 1,000 stations."""
+    from datetime import datetime
+
+    from urbis.bench.solutions import CityPlan, run_solutions_bench
+    from urbis.sim.world import CityConfig
+
+    moment = None
+    if start is not None:
+        try:
+            moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        except ValueError:
+            raise typer.BadParameter(f"not an ISO 8601 date-time: {start!r}") from None
+        if moment.tzinfo is None:
+            raise typer.BadParameter("give the start with a time zone, e.g. 2026-11-23T15:00:00Z")
+    config = CityConfig(lights=300, stations=10, bays=300, garages=2) if quick else CityConfig()
+    plan = CityPlan(
+        config=config,
+        speed=speed,
+        minutes=2.0 if quick else minutes,
+        backfill_hours=3.0 if quick else backfill_hours,
+        start=moment,
+    )
+    run_solutions_bench(
+        backends=["sqlite", "postgresql"] if backend == "both" else [backend],
+        postgres_admin_url=postgres_url,
+        plan=plan,
+        stations=min(stations, 50) if quick else stations,
+        runs=min(runs, 3) if quick else runs,
+        console=console,
+        profile=profile,
+    )
+
+
 def main() -> None:
     """Entry point of the ``urbis`` command."""
     app()
