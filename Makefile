@@ -32,6 +32,7 @@ test: install lint typecheck ## Every check and the whole test suite
 bench: install ## Benchmarks (figures go in the README)
 	$(BIN)/urbis bench broker
 	$(BIN)/urbis bench ingest
+	$(BIN)/urbis bench solutions
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv
