@@ -60,6 +60,7 @@ TABLE_MODULES = (
     "urbis.ingestion.store",
     "urbis.operations.store",
     "urbis.solutions.parking.store",
+    "urbis.solutions.lighting.store",
 )
 
 
@@ -187,6 +188,9 @@ def _wire_solutions(
         clock=clock,
         temporal=app.state.temporal,
         timezone=settings.city_timezone,
+        db=db,
+        devices=app.state.devices,
+        commands=app.state.commands,
     )
     app.state.air_quality = AirQualityService(
         app.state.context, urbis_terms, app.state.temporal, app.state.operations, clock=clock
@@ -254,6 +258,9 @@ def _wire_ingestion(
         lambda: (app.state.deadletters.purge_expired(), app.state.commands.expire()),
     )
     background.append((housekeeping.start, housekeeping.stop))
+    # Old commands go hourly: the delete scans the table, and a day's worth is small.
+    command_purge = PeriodicJob("command-purge", 3600.0, app.state.commands.purge)
+    background.append((command_purge.start, command_purge.stop))
 
 
 def _wire_subscriptions(

@@ -1048,6 +1048,10 @@ def _command_of(row: Row[Any]) -> CommandRecord:
     )
 
 
+#: How long a command stays readable after it was sent (its acknowledgement included).
+COMMAND_RETENTION = timedelta(days=30)
+
+
 class CommandService:
     """Commands for devices: stored, published for the MQTT bridge, polled by HTTP devices, acknowledged."""
 
@@ -1059,12 +1063,14 @@ class CommandService:
         clock: Clock | None = None,
         deadletters: DeadLetterService | None = None,
         ttl_seconds: float = 3600.0,
+        retention: timedelta = COMMAND_RETENTION,
     ):
         self.db = db
         self.bus = bus
         self.clock = clock or SystemClock()
         self.deadletters = deadletters
         self.ttl = timedelta(seconds=ttl_seconds)
+        self.retention = retention
 
     def send(self, tenant: str, device_id: str, command: Any, params: Any = None) -> CommandRecord:
         """Store a command (pending) and publish :class:`DeviceCommand` for delivery."""
@@ -1100,6 +1106,64 @@ class CommandService:
             )
         self.bus.publish(DeviceCommand(tenant, device_id, name, params, record.id))
         return record
+
+    def send_many(self, tenant: str, commands: Sequence[tuple[str, str, dict[str, Any]]]) -> list[CommandRecord]:
+        """Store ``(device id, command, params)`` commands in one transaction and publish each.
+
+        For solutions that command hundreds of devices at once (a lighting step at 23:00): devices
+        that are missing or revoked are skipped (logged), not raised, so one bad device does not
+        keep the rest of a street dark.  Returns the commands stored, in the order given.
+        """
+        now = self.clock.now()
+        prepared: list[tuple[CommandRecord, bytes]] = []
+        for device_id, command, params in commands:
+            name = check_command_name(command)
+            encoded = orjson.dumps(params)
+            if len(encoded) > COMMAND_PARAMS_MAX:
+                raise BadRequestData(f"'params' may hold at most {COMMAND_PARAMS_MAX} bytes of JSON")
+            record = CommandRecord(uuid.uuid4().hex, tenant, device_id, name, params, PENDING, None, now, None, None)
+            prepared.append((record, encoded))
+        if not prepared:
+            return []
+        with self.db.write() as conn:
+            ids = [record.device_id for record, _ in prepared if is_device_id(record.device_id)]
+            enabled = {row.device_id for row in store.get_device_rows(conn, tenant, ids) if row.enabled}
+            kept = [(record, encoded) for record, encoded in prepared if record.device_id in enabled]
+            if len(kept) < len(prepared):
+                log.warning(
+                    "commands: %d of %d devices missing or revoked in tenant %s",
+                    len(prepared) - len(kept),
+                    len(prepared),
+                    tenant,
+                )
+            if kept:
+                conn.execute(
+                    store.commands.insert(),
+                    [
+                        {
+                            "tenant": tenant,
+                            "command_id": record.id,
+                            "device_id": record.device_id,
+                            "command": record.command,
+                            "params": encoded.decode(),
+                            "status": PENDING,
+                            "result": None,
+                            "created_at": now,
+                            "sent_at": None,
+                            "acknowledged_at": None,
+                        }
+                        for record, encoded in kept
+                    ],
+                )
+        for record, _ in kept:
+            self.bus.publish(DeviceCommand(tenant, record.device_id, record.command, record.params, record.id))
+        return [record for record, _ in kept]
+
+    def statuses(self, tenant: str, command_ids: Iterable[str]) -> dict[str, str]:
+        """The status of each of ``command_ids`` that exists (``pending``, ``sent``, ``ok``, ``error``, ``expired``)."""
+        ids = [command_id for command_id in dict.fromkeys(command_ids) if _COMMAND_ID.match(command_id)]
+        with self.db.read() as conn:
+            return store.command_statuses(conn, tenant, ids)
 
     def get(self, tenant: str, command_id: str) -> CommandRecord:
         """One command; :class:`NotFound` when absent."""
@@ -1219,3 +1283,9 @@ class CommandService:
         moment = now or self.clock.now()
         with self.db.write() as conn:
             return store.expire_commands(conn, moment - self.ttl, tenant=tenant)
+
+    def purge(self, now: datetime | None = None) -> int:
+        """Delete commands older than the retention (solutions send thousands a day); how many."""
+        moment = now or self.clock.now()
+        with self.db.write() as conn:
+            return store.purge_commands(conn, moment - self.retention)

@@ -315,6 +315,20 @@ def insert_command(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(commands.insert(), values)
 
 
+def command_statuses(conn: Connection, tenant: str, command_ids: Sequence[str]) -> dict[str, str]:
+    """Command id → status for the ids that exist (in chunks)."""
+    out: dict[str, str] = {}
+    for start in range(0, len(command_ids), CHUNK):
+        chunk = list(command_ids[start : start + CHUNK])
+        rows = conn.execute(
+            select(commands.c.command_id, commands.c.status).where(
+                commands.c.tenant == tenant, commands.c.command_id.in_(chunk)
+            )
+        ).all()
+        out.update({row.command_id: row.status for row in rows})
+    return out
+
+
 def get_command_row(conn: Connection, tenant: str, command_id: str) -> Row[Any] | None:
     """One command, or None."""
     return conn.execute(
@@ -377,6 +391,11 @@ def mark_commands(conn: Connection, tenant: str, command_ids: Sequence[str], val
         conn.execute(
             update(commands).where(commands.c.tenant == tenant, commands.c.command_id.in_(chunk)).values(**values)
         )
+
+
+def purge_commands(conn: Connection, before: datetime) -> int:
+    """Delete commands created before ``before``, in every tenant; how many."""
+    return int(conn.execute(commands.delete().where(commands.c.created_at < before)).rowcount or 0)
 
 
 def expire_commands(conn: Connection, before: datetime, *, tenant: str | None = None) -> int:

@@ -16,6 +16,7 @@ from urbis.solutions.lighting.energy import (
     DimmingCurve,
     EnergyFigure,
     baseline_energy_kwh,
+    clip_counter,
     energy_from_counter,
     energy_savings,
     estimate_energy_kwh,
@@ -230,3 +231,34 @@ def test_dimming_saves_against_the_baseline_over_a_real_night() -> None:
     baseline = baseline_energy_kwh(60.0, WARSAW_SITE, start, end)
     # 7 h at half power saves 7 × 30 W = 0.21 kWh exactly (the switching instants are the same).
     assert baseline - actual == pytest.approx(0.21)
+
+
+def test_a_counter_is_interpolated_at_the_window_edges_from_the_readings_either_side() -> None:
+    # Readings at 19:50 (100.0), 20:10 (100.2), 20:50 (100.6), 21:10 (100.8) around 20:00-21:00:
+    # at 20:00, halfway from 100.0 to 100.2 → 100.1; at 21:00, halfway from 100.6 to 100.8 → 100.7.
+    def at(hour: int, minute: int) -> datetime:
+        return datetime(2026, 1, 15, hour, minute, tzinfo=UTC)
+
+    readings = [
+        CounterReading(at(21, 10), 100.8),
+        CounterReading(at(19, 50), 100.0),
+        CounterReading(at(20, 10), 100.2),
+        CounterReading(at(20, 50), 100.6),
+    ]
+    clipped = clip_counter(readings, at(20, 0), at(21, 0))
+    assert [r.at for r in clipped] == [at(20, 0), at(20, 10), at(20, 50), at(21, 0)]
+    assert [r.kwh for r in clipped] == pytest.approx([100.1, 100.2, 100.6, 100.7])
+    assert energy_from_counter(clipped).kwh == pytest.approx(0.6)
+
+    # Nothing before the window: it starts at the first reading inside; a reset across an edge
+    # is not interpolated through.
+    later = [r for r in readings if r.at > at(20, 0)]
+    assert [r.at for r in clip_counter(later, at(20, 0), at(21, 0))] == [at(20, 10), at(20, 50), at(21, 0)]
+    reset = [CounterReading(at(19, 50), 500.0), CounterReading(at(20, 10), 0.1), CounterReading(at(20, 50), 0.5)]
+    assert [r.kwh for r in clip_counter(reset, at(20, 0), at(21, 0))] == [0.1, 0.5]
+    # No reading inside: both edges come from the two readings around the window
+    # (0.4 kWh over 19:50-20:30 → 10.1 at 20:00, 10.3 at 20:20: 0.2 kWh).
+    around = [CounterReading(at(19, 50), 10.0), CounterReading(at(20, 30), 10.4)]
+    clipped = clip_counter(around, at(20, 0), at(20, 20))
+    assert [r.kwh for r in clipped] == pytest.approx([10.1, 10.3])
+    assert energy_from_counter(clipped).kwh == pytest.approx(0.2)

@@ -125,6 +125,33 @@ def energy_from_counter(
 # -- estimated ------------------------------------------------------------------------------
 
 
+def clip_counter(readings: Iterable[CounterReading], start: datetime, end: datetime) -> list[CounterReading]:
+    """Counter readings covering exactly ``[start, end]``, interpolated at the edges where the readings allow.
+
+    Readings come every few minutes, never on the window's edge: the counter's value at
+    ``start`` is interpolated linearly between the last reading before it and the first after
+    it (the lamp's power is taken as constant between two readings), and likewise at ``end``.
+    Without a reading on one side of an edge, or across a reset (the counter went down),
+    the window starts (ends) at the first (last) reading inside it.
+    """
+    ordered = sorted(readings, key=lambda reading: reading.at)
+    inside = [r for r in ordered if start <= r.at <= end]
+    before = [r for r in ordered if r.at < start]
+    after = [r for r in ordered if r.at > end]
+    first_after_start = (inside + after)[0] if inside or after else None
+    last_before_end = (before + inside)[-1] if before or inside else None
+    head = _interpolated(before[-1], first_after_start, start) if before else None
+    tail = _interpolated(last_before_end, after[0], end) if after else None
+    return ([head] if head is not None else []) + inside + ([tail] if tail is not None else [])
+
+
+def _interpolated(left: CounterReading | None, right: CounterReading | None, at: datetime) -> CounterReading | None:
+    if left is None or right is None or right.kwh < left.kwh or not left.at < at < right.at:
+        return None
+    share = (at - left.at) / (right.at - left.at)
+    return CounterReading(at, left.kwh + share * (right.kwh - left.kwh))
+
+
 def estimate_energy_kwh(curve: DimmingCurve, segments: Iterable[LevelSegment]) -> float:
     """The kWh a healthy lamp draws over ``segments`` of commanded levels (standby included)."""
     joules = 0.0

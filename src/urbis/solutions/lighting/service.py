@@ -8,34 +8,51 @@ through the context service and runs the pure rules of :mod:`urbis.solutions.lig
   faults that open (with a work order where a crew must go) and recovers those that close;
 - :meth:`LightingService.energy` gives kWh per lamp, group, cabinet, district and the city,
   metered where counters exist and estimated otherwise, with the baseline and the savings;
-- :meth:`LightingService.commanded_level` and :meth:`LightingService.night_schedule` give what
-  the default control program commands a group.
-
-Device commands are not sent yet: the controllers run the same program locally (the simulator
-does), so this service only judges what they report against it.
+- control: each group runs a calendar of control programs (stored per tenant and edited
+  through the API; a built-in program and calendar stand in until the city sets its own), and
+  operator overrides with an expiry take precedence.  Each evaluation decides every lamp's
+  level; when it changes, the level goes to the lamp's controller as a device command
+  (``setLightLevel``) through the ingestion command service, and the controller's next
+  reports are checked against it (TALQ feedback): a lamp that keeps reporting another level
+  opens a ``commandFeedbackMismatch`` alarm, closed when it follows again.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from urbis.context.service import ContextService
 from urbis.context.temporal import TemporalQuery, TemporalRequest, TemporalService
 from urbis.core.clock import Clock, SystemClock
-from urbis.core.errors import BadRequestData, NotFound
+from urbis.core.db import Database
+from urbis.core.errors import AlreadyExists, BadRequestData, Conflict, NotFound
+from urbis.ingestion.service import CommandService, DeviceService
 from urbis.operations.model import Alarm, AlarmReport
 from urbis.operations.model import Severity as AlarmSeverity
 from urbis.operations.service import OperationsService
+from urbis.solutions.lighting import store
 from urbis.solutions.lighting.const import (
-    DEFAULT_DAY_STARTS_AT,
+    DEFAULT_FEEDBACK_GRACE,
     DEFAULT_TIMEZONE,
     FaultKind,
+    FeedbackStatus,
     Severity,
     SourceKind,
+)
+from urbis.solutions.lighting.documents import (
+    calendar_json,
+    check_id,
+    district_target,
+    parse_calendar,
+    parse_override,
+    parse_program,
+    program_json,
+    programs_named,
 )
 from urbis.solutions.lighting.model import (
     DEFAULT_FAULT_RULES,
@@ -59,14 +76,19 @@ from urbis.solutions.lighting.model import (
     LampReport,
     LastReport,
     LevelDecision,
+    OverrideCommand,
     Site,
     baseline_energy_kwh,
+    check_command_feedback,
+    clip_counter,
     decide_level,
     energy_from_counter,
     energy_savings,
     evaluate_faults,
+    illuminance_from_level,
     lamp_energy,
     level_changes,
+    level_from_illuminance,
     level_segments,
     lighting_date,
     plan_night,
@@ -125,6 +147,23 @@ DEFAULT_TRANSITION_MARGIN = timedelta(minutes=45)
 #: controllers draw 0.5–1.5 W).
 DEFAULT_STANDBY_W = 1.0
 
+#: The device command that carries a commanded level (params: level in %, illuminanceLevel 0..1).
+COMMAND_NAME = "setLightLevel"
+#: The alarm kind of a controller that keeps reporting another level than commanded.
+FEEDBACK_ALARM = "commandFeedbackMismatch"
+#: How long a mismatch must last before it is an alarm: two report intervals, so a report
+#: taken just before the controller switched does not raise one.
+DEFAULT_FEEDBACK_ALARM_AFTER = timedelta(minutes=30)
+#: A level change smaller than this (percentage points) is not worth a command.
+LEVEL_EPSILON = 0.5
+#: The id of the built-in program and calendar that run until a city stores its own.
+BUILTIN_PROGRAM = "urbis-default"
+DEFAULT_CALENDAR = "default"
+
+#: How far beyond a window's edges the energy counters are read, to interpolate them at the
+#: edges: a controller reports every 15 minutes, so an hour covers a missed report or three.
+COUNTER_MARGIN = timedelta(hours=1)
+
 # Positions are rounded before they pick a control setup: sunset moves by seconds over a
 # kilometre, and equal setups share the cached night plans.
 _POSITION_DECIMALS = 2
@@ -142,6 +181,34 @@ def default_program(program_id: str = "urbis-default") -> ControlProgram:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class _Control:
+    """One tenant's control configuration as the rules need it, read once per evaluation."""
+
+    programs: dict[str, ControlProgram]
+    calendars: dict[str, Calendar]
+    assignments: dict[str, str]  # group id → calendar id
+    overrides: tuple[OverrideCommand, ...]
+
+    def calendar_of(self, group_id: str | None) -> Calendar:
+        """The calendar a group runs: its own, else the tenant's ``default``, else the built-in one."""
+        assigned = self.assignments.get(group_id) if group_id is not None else None
+        if assigned is not None and assigned in self.calendars:
+            return self.calendars[assigned]
+        return self.calendars[DEFAULT_CALENDAR]
+
+    def setup(self, group_id: str | None, site: Site, cache: dict[tuple[str, Site], ControlSetup]) -> ControlSetup:
+        """The control setup of a group at a site (equal setups shared through ``cache``)."""
+        calendar = self.calendar_of(group_id)
+        key = (calendar.calendar_id, site)
+        found = cache.get(key)
+        if found is None:
+            names = sorted(programs_named(calendar))
+            found = ControlSetup(site, calendar, tuple(self.programs[name] for name in names))
+            cache[key] = found
+        return found
 
 
 @dataclass
@@ -194,8 +261,18 @@ class LightingService:
         rules: FaultRules = DEFAULT_FAULT_RULES,
         transition_margin: timedelta = DEFAULT_TRANSITION_MARGIN,
         standby_w: float = DEFAULT_STANDBY_W,
+        db: Database | None = None,
+        devices: DeviceService | None = None,
+        commands: CommandService | None = None,
+        feedback_grace: timedelta = DEFAULT_FEEDBACK_GRACE,
+        feedback_alarm_after: timedelta = DEFAULT_FEEDBACK_ALARM_AFTER,
     ) -> None:
-        """``expand`` turns the Smart Data Models names into the broker's IRIs; ``temporal`` enables metered energy."""
+        """``expand`` turns the Smart Data Models names into the broker's IRIs; ``temporal`` enables metered energy.
+
+        ``db`` keeps the city's programs, calendars, overrides and commands (without it only
+        the built-in program runs); ``devices`` and ``commands`` let the service command the
+        lamps' controllers (without them levels are decided and judged, not sent).
+        """
         self.context = context
         self.terms = Terms(expand)
         self.operations = operations
@@ -209,8 +286,12 @@ class LightingService:
         self.rules = rules
         self.transition_margin = transition_margin
         self.standby_w = standby_w
+        self.db = db
+        self.devices = devices
+        self.commands = commands
+        self.feedback_grace = feedback_grace
+        self.feedback_alarm_after = feedback_alarm_after
         self._faults: dict[str, _TenantFaults] = {}
-        self._setups: dict[tuple[float, float], ControlSetup] = {}
 
     @property
     def watched_types(self) -> frozenset[str]:
@@ -219,14 +300,40 @@ class LightingService:
 
     # -- reading the installation ------------------------------------------------------------
 
-    def _setup(self, site: Site) -> ControlSetup:
-        key = (site.latitude, site.longitude)
-        setup = self._setups.get(key)
-        if setup is None:
-            calendar = Calendar("urbis-default", self.program.program_id)
-            setup = ControlSetup(site, calendar, (self.program,))
-            self._setups[key] = setup
-        return setup
+    def _control(self, tenant: str, since: datetime | None = None) -> _Control:
+        """The tenant's programs, calendars, group calendars, and the overrides in force at some time after ``since``.
+
+        A withdrawn override counts as expiring when it was withdrawn: the lamps did follow it until then.
+        """
+        builtin = self.program
+        programs: dict[str, ControlProgram] = {builtin.program_id: builtin}
+        calendars = {DEFAULT_CALENDAR: Calendar(DEFAULT_CALENDAR, builtin.program_id)}
+        if self.db is None:
+            return _Control(programs, calendars, {}, ())
+        with self.db.read() as conn:
+            stored_programs = store.programs(conn, tenant)
+            stored_calendars = store.calendars(conn, tenant)
+            assignments = store.group_calendars(conn, tenant)
+            overrides = store.overrides(conn, tenant, expiring_after=since) if since is not None else []
+        for item in stored_programs:
+            programs[item.id] = parse_program(item.document, item.id)[0]
+        for item in stored_calendars:
+            calendar = parse_calendar(item.document, item.id)[0]
+            missing = programs_named(calendar) - set(programs)
+            if missing:  # only a concurrent delete gets here: the API refuses it otherwise
+                log.warning("lighting: calendar %s of %s names missing programs %s", item.id, tenant, sorted(missing))
+                continue
+            calendars[item.id] = calendar
+        commands = []
+        for o in overrides:
+            expiry = o.expires_at if o.withdrawn_at is None else min(o.expires_at, o.withdrawn_at)
+            if (since is not None and expiry <= since) or expiry <= o.starts_at:
+                continue
+            commands.append(
+                OverrideCommand(o.override_id, frozenset(o.targets), o.level, o.starts_at, o.received_at, expiry)
+            )
+        commands.reverse()  # oldest first: on equal receipt times the later one in the sequence wins
+        return _Control(programs, calendars, assignments, tuple(commands))
 
     def _site(self, position: tuple[float, float]) -> Site:
         lon, lat = position
@@ -262,7 +369,13 @@ class LightingService:
 
     @staticmethod
     def _targets(lamp: LampView) -> tuple[str, ...]:
-        return (lamp.id, lamp.group_id) if lamp.group_id is not None else (lamp.id,)
+        """What an override may name to reach ``lamp``: the lamp, its group, its district."""
+        targets = [lamp.id]
+        if lamp.group_id is not None:
+            targets.append(lamp.group_id)
+        if lamp.district is not None:
+            targets.append(district_target(lamp.district))
+        return tuple(targets)
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -279,7 +392,10 @@ class LightingService:
         if not memory.seeded:
             memory.book = self._seed_from_alarms(tenant, installation)
             memory.seeded = True
-        lamp_reports, cabinet_reports, judged = self._new_reports(installation, memory)
+        # Reports are at most a day old when judged: overrides that ended before do not matter.
+        control = self._control(tenant, since=now - timedelta(days=1))
+        setups: dict[tuple[str, Site], ControlSetup] = {}
+        lamp_reports, cabinet_reports, judged = self._new_reports(installation, memory, control, setups)
         last_reports = [
             LastReport(lamp.id, SourceKind.LAMP, since)
             for lamp in installation.lamps
@@ -305,10 +421,16 @@ class LightingService:
         locations.update({cabinet.id: cabinet.location for cabinet in installation.cabinets})
         for event in step.events:
             self._publish(tenant, event, locations.get(event.entity_id))
+        if self.db is not None:
+            self._command_lamps(tenant, installation, control, setups, now, memory.book)
         return list(step.events)
 
     def _new_reports(
-        self, installation: _Installation, memory: _TenantFaults
+        self,
+        installation: _Installation,
+        memory: _TenantFaults,
+        control: _Control,
+        setups: dict[tuple[str, Site], ControlSetup],
     ) -> tuple[list[LampReport], list[CabinetReport], dict[str, datetime]]:
         """The reports not judged yet, as the model's inputs, and the report times they cover."""
         judged: dict[str, datetime] = {}
@@ -322,10 +444,11 @@ class LightingService:
             site = installation.lamp_sites.get(lamp.id)
             if site is None:
                 continue  # without a position there is no sun and no program to judge it by
-            setup = self._setup(site)
-            if not lamp.no_supply and self._near_transition(setup, lamp, at):
+            setup = control.setup(lamp.group_id, site, setups)
+            targets = self._targets(lamp)
+            if not lamp.no_supply and self._near_transition(setup, targets, control.overrides, at):
                 continue
-            decision = decide_level(setup, at, targets=self._targets(lamp))
+            decision = decide_level(setup, at, targets=targets, overrides=control.overrides)
             curve = DimmingCurve(rated_w=lamp.rated_w or 0.0, standby_w=self.standby_w if lamp.rated_w else 0.0)
             lamp_reports.append(
                 LampReport(
@@ -350,11 +473,185 @@ class LightingService:
             cabinet_reports.append(CabinetReport(cabinet.id, at, cabinet.supply_on, cabinet.voltage_v))
         return lamp_reports, cabinet_reports, judged
 
-    def _near_transition(self, setup: ControlSetup, lamp: LampView, at: datetime) -> bool:
+    def _near_transition(
+        self, setup: ControlSetup, targets: tuple[str, ...], overrides: Sequence[OverrideCommand], at: datetime
+    ) -> bool:
         margin = self.transition_margin
         if margin <= timedelta(0):
             return False
-        return bool(level_changes(setup, at - margin, at + margin, targets=self._targets(lamp)))
+        return bool(level_changes(setup, at - margin, at + margin, targets=targets, overrides=overrides))
+
+    # -- control: commands and their feedback ---------------------------------------------
+
+    def _command_lamps(
+        self,
+        tenant: str,
+        installation: _Installation,
+        control: _Control,
+        setups: dict[tuple[str, Site], ControlSetup],
+        now: datetime,
+        book: FaultBook,
+    ) -> None:
+        """Command every lamp whose level changed, judge the others' feedback, raise or clear alarms."""
+        assert self.db is not None
+        with self.db.read() as conn:
+            last = store.commands(conn, tenant)
+        # A refusal stays a refusal: acknowledgements are read for every command not yet followed.
+        waiting = [c.command_id for c in last.values() if c.command_id is not None and c.feedback != FeedbackStatus.OK]
+        acks = self.commands.statuses(tenant, waiting) if self.commands is not None and waiting else {}
+        changed: list[store.LampCommand] = []
+        to_send: list[tuple[LampView, LevelDecision]] = []
+        current: dict[str, store.LampCommand] = {}
+        for lamp in installation.lamps:
+            site = installation.lamp_sites.get(lamp.id)
+            if site is None:
+                continue
+            setup = control.setup(lamp.group_id, site, setups)
+            decision = decide_level(setup, now, targets=self._targets(lamp), overrides=control.overrides)
+            previous = last.get(lamp.id)
+            if previous is None or abs(previous.level - decision.level) > LEVEL_EPSILON:
+                to_send.append((lamp, decision))
+                continue
+            judged = self._judge_feedback(previous, lamp, acks.get(previous.command_id or ""), now)
+            current[lamp.id] = judged
+            if judged != previous:
+                changed.append(judged)
+        for command in self._send(tenant, to_send, now):
+            current[command.lamp_id] = command
+            changed.append(command)
+        lamp_ids = {lamp.id for lamp in installation.lamps}
+        gone = [lamp_id for lamp_id in last if lamp_id not in lamp_ids]
+        if changed or gone:
+            with self.db.write() as conn:
+                store.save_commands(conn, tenant, changed, set(last), gone)
+        self._feedback_alarms(tenant, installation, current, now, book)
+
+    def _send(
+        self, tenant: str, decisions: Sequence[tuple[LampView, LevelDecision]], now: datetime
+    ) -> list[store.LampCommand]:
+        """Send the decided levels to the lamps' controllers; the commands as stored."""
+        if not decisions:
+            return []
+        controllers: dict[str, str] = {}
+        if self.devices is not None and self.commands is not None:
+            for device in self.devices.list_devices(tenant)[0]:
+                if device.entity_id is not None and device.enabled:
+                    controllers.setdefault(device.entity_id, device.id)
+        outgoing = [
+            (
+                controllers[lamp.id],
+                COMMAND_NAME,
+                {
+                    "level": decision.level,
+                    "illuminanceLevel": illuminance_from_level(decision.level),
+                    "reason": decision.reason.value,
+                    "program": decision.program_id,
+                },
+            )
+            for lamp, decision in decisions
+            if lamp.id in controllers
+        ]
+        sent = self.commands.send_many(tenant, outgoing) if self.commands is not None and outgoing else []
+        command_ids = {record.device_id: record.id for record in sent}
+        stored: list[store.LampCommand] = []
+        for lamp, decision in decisions:
+            device_id = controllers.get(lamp.id)
+            command_id = command_ids.get(device_id) if device_id is not None else None
+            status = FeedbackStatus.PENDING if command_id is not None else FeedbackStatus.NO_FEEDBACK
+            stored.append(
+                store.LampCommand(
+                    lamp.id,
+                    device_id,
+                    command_id,
+                    decision.level,
+                    decision.reason.value,
+                    decision.detail,
+                    now,
+                    status.value,
+                    "sent to the controller" if command_id is not None else "no controller to command",
+                    None,
+                )
+            )
+        if sent:
+            log.info("lighting: %d level commands sent in tenant %s", len(sent), tenant)
+        return stored
+
+    def _judge_feedback(
+        self, command: store.LampCommand, lamp: LampView, ack: str | None, now: datetime
+    ) -> store.LampCommand:
+        """The command with its feedback brought up to date from the lamp's latest report."""
+        if command.command_id is None:
+            return command  # nothing was sent: nothing to judge
+        if ack == "error":
+            status, detail = FeedbackStatus.MISMATCH, "the controller refused the command"
+        else:
+            reported = _reported_level(lamp, command.level)
+            feedback = check_command_feedback(
+                command.level,
+                command.commanded_at,
+                reported_level=reported,
+                reported_at=lamp.reported_at,
+                now=now,
+                grace=self.feedback_grace,
+            )
+            status, detail = feedback.status, feedback.detail
+        since = command.mismatch_since
+        if status is FeedbackStatus.MISMATCH:
+            since = since or now
+        elif status is FeedbackStatus.OK:
+            since = None
+        return replace(command, feedback=status.value, feedback_detail=detail, mismatch_since=since)
+
+    def _feedback_alarms(
+        self,
+        tenant: str,
+        installation: _Installation,
+        commands: dict[str, store.LampCommand],
+        now: datetime,
+        book: FaultBook,
+    ) -> None:
+        """Open an alarm for a lamp whose controller keeps reporting another level; close it when it follows again.
+
+        A lamp with an open fault of its own, or behind a cabinet without supply, is left to that
+        fault's alarm: one cause, one alarm.
+        """
+        explained = {state.key.entity_id for state in book.open_faults()}
+        cabinet_of = {lamp.id: lamp.cabinet_id for lamp in installation.lamps}
+        due = {
+            lamp_id: command
+            for lamp_id, command in commands.items()
+            if command.mismatch_since is not None
+            and command.feedback == FeedbackStatus.MISMATCH
+            and now - command.mismatch_since >= self.feedback_alarm_after
+            and lamp_id not in explained
+            and cabinet_of.get(lamp_id) not in explained
+        }
+        active = {
+            alarm.source for alarm in self.operations.active_alarms(tenant, SOLUTION) if alarm.kind == FEEDBACK_ALARM
+        }
+        locations = {lamp.id: lamp.location for lamp in installation.lamps}
+        for lamp_id in sorted(set(due) - active):
+            command = due[lamp_id]
+            self.operations.report(
+                AlarmReport(
+                    tenant=tenant,
+                    solution=SOLUTION,
+                    kind=FEEDBACK_ALARM,
+                    source=lamp_id,
+                    severity=AlarmSeverity.MEDIUM,
+                    description=f"The controller does not follow its command: {command.feedback_detail}",
+                    at=now,
+                    location=locations.get(lamp_id),
+                    work_order="Check the lamp controller: it does not execute level commands",
+                )
+            )
+        # Closed when the controller follows again (a new command alone proves nothing), when
+        # another fault explains the lamp, or when the lamp is gone.
+        for lamp_id in sorted(active - set(due)):
+            command = commands.get(lamp_id)
+            followed = command is None or command.feedback == FeedbackStatus.OK
+            if followed or lamp_id in explained or cabinet_of.get(lamp_id) in explained:
+                self.operations.recover(tenant, SOLUTION, FEEDBACK_ALARM, lamp_id, now)
 
     def _seed_from_alarms(self, tenant: str, installation: _Installation) -> FaultBook:
         """The faults whose alarms are still active, taken back as open (after a restart)."""
@@ -398,44 +695,247 @@ class LightingService:
 
     # -- schedule ----------------------------------------------------------------------------
 
-    def _group_setup(self, tenant: str, group_id: str) -> ControlSetup:
+    def _group_setup(self, tenant: str, group_id: str, control: _Control) -> tuple[ControlSetup, tuple[str, ...]]:
+        """The group's control setup and the override targets that reach it (the group, its district)."""
         installation = self._installation(tenant)
         site = installation.group_sites.get(group_id)
         if site is None:
             if group_id not in installation.groups:
                 raise NotFound(f"streetlight group {group_id!r:.200} not found")
             raise BadRequestData(f"streetlight group {group_id!r:.200} has no location and no located lamps")
-        return self._setup(site)
+        group = installation.groups.get(group_id)
+        district = group.district if group is not None else None
+        if district is None:  # a group entity without areaServed: its lamps' district
+            district = next((lamp.district for lamp in installation.lamps if lamp.group_id == group_id), None)
+        targets = (group_id, district_target(district)) if district is not None else (group_id,)
+        return control.setup(group_id, site, {}), targets
 
     def commanded_level(self, tenant: str, group_id: str, at: datetime) -> LevelDecision:
-        """The level the default program commands ``group_id`` at ``at``, and why."""
-        return decide_level(self._group_setup(tenant, group_id), at, targets=(group_id,))
+        """The level ``group_id`` is commanded to at ``at`` (its calendar, programs and overrides), and why."""
+        control = self._control(tenant, since=at - timedelta(days=1))
+        setup, targets = self._group_setup(tenant, group_id, control)
+        return decide_level(setup, at, targets=targets, overrides=control.overrides)
 
     def night_schedule(self, tenant: str, group_id: str, day: date | None = None) -> NightScheduleView:
-        """A group's planned lighting day ``day`` (local date; default: the one in progress or about to start)."""
-        setup = self._group_setup(tenant, group_id)
+        """A group's planned lighting day ``day`` (local date; default: the one in progress or about to start).
+
+        Overrides given so far are part of the plan.
+        """
+        control = self._control(tenant, since=datetime(1900, 1, 2, tzinfo=UTC))
+        setup, targets = self._group_setup(tenant, group_id, control)
         if day is None:
-            day = lighting_date(self.clock.now(), setup.site.zone, DEFAULT_DAY_STARTS_AT)
+            day = lighting_date(self.clock.now(), setup.site.zone, setup.calendar.day_starts_at)
         plan = plan_night(setup, day)
-        changes = level_changes(setup, plan.starts, plan.ends, targets=(group_id,))
-        return NightScheduleView(group_id, day, plan, changes)
+        changes = level_changes(setup, plan.starts, plan.ends, targets=targets, overrides=control.overrides)
+        return NightScheduleView(group_id, day, plan, changes, setup.calendar.calendar_id)
+
+    # -- programs, calendars and group calendars ---------------------------------------------
+
+    def _database(self) -> Database:
+        if self.db is None:
+            raise RuntimeError("lighting control needs the database")
+        return self.db
+
+    def list_programs(self, tenant: str) -> list[dict[str, object]]:
+        """Every program the tenant's calendars can use, the built-in one included (``builtIn``)."""
+        with self._database().read() as conn:
+            stored = {item.id: item for item in store.programs(conn, tenant)}
+        out: list[dict[str, object]] = []
+        if self.program.program_id not in stored:
+            out.append({**program_json(self.program, "Built-in: dusk to dawn, dimmed at night"), "builtIn": True})
+        for item in stored.values():
+            out.append({**item.document, "builtIn": False, "updatedAt": item.updated_at, "updatedBy": item.updated_by})
+        return out
+
+    def get_program(self, tenant: str, program_id: str) -> dict[str, object]:
+        """One program's document; :class:`NotFound` when absent."""
+        for item in self.list_programs(tenant):
+            if item["id"] == program_id:
+                return item
+        raise NotFound(f"no lighting program {program_id!r:.70} in tenant '{tenant}'")
+
+    def put_program(self, tenant: str, program_id: str, body: object, by: str) -> tuple[dict[str, object], bool]:
+        """Create or replace a program from its document; the stored document and whether it is new."""
+        program, name = parse_program(body, check_id(program_id, "the program id"))
+        document = program_json(program, name)
+        with self._database().write() as conn:
+            created = store.put_program(conn, tenant, program.program_id, document, self.clock.now(), by)
+        return self.get_program(tenant, program.program_id), created
+
+    def delete_program(self, tenant: str, program_id: str) -> None:
+        """Delete a stored program; :class:`Conflict` while a calendar uses it.
+
+        Deleting a stored program that carries the built-in id brings the built-in one back;
+        the built-in program itself cannot be deleted.
+        """
+        builtin = program_id == self.program.program_id
+        with self._database().write() as conn:
+            users = [
+                item.id
+                for item in store.calendars(conn, tenant)
+                if program_id in programs_named(parse_calendar(item.document, item.id)[0])
+            ]
+            if users and not builtin:
+                raise Conflict(
+                    f"program {program_id!r:.70} is used by calendar(s) {', '.join(users)}; change them first"
+                )
+            if not store.delete_program(conn, tenant, program_id):
+                if builtin:
+                    raise Conflict("the built-in program cannot be deleted; store a program with its id to change it")
+                raise NotFound(f"no lighting program {program_id!r:.70} in tenant '{tenant}'")
+
+    def list_calendars(self, tenant: str) -> list[dict[str, object]]:
+        """Every calendar with the groups that run it; the built-in ``default`` unless the city stored its own."""
+        with self._database().read() as conn:
+            stored = {item.id: item for item in store.calendars(conn, tenant)}
+            assignments = store.group_calendars(conn, tenant)
+        groups: dict[str, list[str]] = {}
+        for group_id, calendar_id in sorted(assignments.items()):
+            groups.setdefault(calendar_id, []).append(group_id)
+        out: list[dict[str, object]] = []
+        if DEFAULT_CALENDAR not in stored:
+            builtin = calendar_json(Calendar(DEFAULT_CALENDAR, self.program.program_id), "Built-in default")
+            out.append({**builtin, "builtIn": True, "groups": groups.get(DEFAULT_CALENDAR, [])})
+        for item in stored.values():
+            out.append(
+                {
+                    **item.document,
+                    "builtIn": False,
+                    "groups": groups.get(item.id, []),
+                    "updatedAt": item.updated_at,
+                    "updatedBy": item.updated_by,
+                }
+            )
+        return out
+
+    def get_calendar(self, tenant: str, calendar_id: str) -> dict[str, object]:
+        """One calendar's document with its groups; :class:`NotFound` when absent."""
+        for item in self.list_calendars(tenant):
+            if item["id"] == calendar_id:
+                return item
+        raise NotFound(f"no lighting calendar {calendar_id!r:.70} in tenant '{tenant}'")
+
+    def put_calendar(self, tenant: str, calendar_id: str, body: object, by: str) -> tuple[dict[str, object], bool]:
+        """Create or replace a calendar; every program it names must exist (else :class:`BadRequestData`)."""
+        calendar, name = parse_calendar(body, check_id(calendar_id, "the calendar id"))
+        with self._database().write() as conn:
+            known = {item.id for item in store.programs(conn, tenant)} | {self.program.program_id}
+            missing = sorted(programs_named(calendar) - known)
+            if missing:
+                raise BadRequestData(f"the calendar names unknown program(s) {', '.join(missing)}; create them first")
+            created = store.put_calendar(
+                conn, tenant, calendar.calendar_id, calendar_json(calendar, name), self.clock.now(), by
+            )
+        return self.get_calendar(tenant, calendar.calendar_id), created
+
+    def delete_calendar(self, tenant: str, calendar_id: str) -> None:
+        """Delete a calendar; :class:`Conflict` while groups run it."""
+        with self._database().write() as conn:
+            users = sorted(g for g, c in store.group_calendars(conn, tenant).items() if c == calendar_id)
+            if users:
+                shown = ", ".join(users[:5]) + (" …" if len(users) > 5 else "")
+                raise Conflict(
+                    f"calendar {calendar_id!r:.70} is run by {len(users)} group(s) ({shown}); reassign them first"
+                )
+            if not store.delete_calendar(conn, tenant, calendar_id):
+                raise NotFound(f"no lighting calendar {calendar_id!r:.70} in tenant '{tenant}'")
+
+    def assign_calendar(self, tenant: str, group_id: str, calendar_id: str, by: str) -> None:
+        """Make a group run a calendar (its lamps follow from the next evaluation)."""
+        groups = {
+            g.id for g in (group_view(e, self.terms) for e in self.context.entities_of_type(tenant, self.terms.group))
+        }
+        if group_id not in groups:
+            raise NotFound(f"streetlight group {group_id!r:.200} not found")
+        with self._database().write() as conn:
+            stored = {item.id for item in store.calendars(conn, tenant)}
+            if calendar_id not in stored and calendar_id != DEFAULT_CALENDAR:
+                raise BadRequestData(
+                    f"no lighting calendar {check_id(calendar_id, 'calendarId')!r} in tenant '{tenant}'"
+                )
+            if calendar_id == DEFAULT_CALENDAR:
+                store.unassign_calendar(conn, tenant, group_id)
+            else:
+                store.assign_calendar(conn, tenant, group_id, calendar_id, self.clock.now(), by)
+
+    # -- overrides ---------------------------------------------------------------------------
+
+    def list_overrides(self, tenant: str, *, active: bool, limit: int, offset: int) -> list[store.StoredOverride]:
+        """Overrides, newest first; ``active``: only those neither expired nor withdrawn now."""
+        with self._database().read() as conn:
+            found = store.overrides(
+                conn, tenant, active_at=self.clock.now() if active else None, limit=limit, offset=offset
+            )
+        return found
+
+    def get_override(self, tenant: str, override_id: str) -> store.StoredOverride:
+        """One override; :class:`NotFound` when absent."""
+        with self._database().read() as conn:
+            found = store.get_override(conn, tenant, override_id) if len(override_id) <= 32 else None
+        if found is None:
+            raise NotFound(f"no lighting override {override_id!r:.40} in tenant '{tenant}'")
+        return found
+
+    def create_override(self, tenant: str, body: object, by: str) -> store.StoredOverride:
+        """Hold lamps, groups or districts at a level until an expiry (applied from the next evaluation)."""
+        now = self.clock.now()
+        command, note = parse_override(body, override_id=uuid.uuid4().hex, now=now)
+        assert command.expiry is not None  # parse_override always sets one
+        stored = store.StoredOverride(
+            command.override_id,
+            tuple(sorted(command.targets)),
+            command.level,
+            command.start,
+            command.expiry,
+            command.received_at,
+            by,
+            note,
+            None,
+            None,
+        )
+        with self._database().write() as conn:
+            if store.get_override(conn, tenant, stored.override_id) is not None:
+                raise AlreadyExists("override id collision; try again")
+            store.insert_override(conn, tenant, stored)
+        return stored
+
+    def withdraw_override(self, tenant: str, override_id: str, by: str) -> store.StoredOverride:
+        """End an override now (kept, marked withdrawn, for the audit trail)."""
+        found = self.get_override(tenant, override_id)
+        now = self.clock.now()
+        if found.withdrawn_at is not None or found.expires_at <= now:
+            raise Conflict(f"override {override_id!r:.40} has already ended")
+        with self._database().write() as conn:
+            store.withdraw_override(conn, tenant, override_id, now, by)
+        return self.get_override(tenant, override_id)
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def lamp_commands(self, tenant: str, *, feedback: str | None = None) -> list[store.LampCommand]:
+        """The last command of each lamp (optionally only those with one feedback status), by lamp."""
+        with self._database().read() as conn:
+            found = store.commands(conn, tenant)
+        return [c for _, c in sorted(found.items()) if feedback is None or c.feedback == feedback]
 
     # -- energy ------------------------------------------------------------------------------
 
     def energy(self, tenant: str, start: datetime, end: datetime) -> EnergyReport:
         """kWh, baseline and savings over ``[start, end)`` per lamp, group, cabinet, district and the city.
 
-        A lamp is metered when its energy counter has at least two readings in the window
-        (the kWh between the window's edges and the first and last reading are not counted),
-        and estimated from the default program and its dimming curve otherwise.  A cabinet
-        with at least two meter readings stands for everything behind it.  The baseline is each
-        lamp at full rated power from sunset to sunrise.
+        A lamp is metered when its energy counter has readings spanning the window (the
+        counter's value at each edge is interpolated between the readings either side, read up
+        to :data:`COUNTER_MARGIN` beyond it) or at least two inside it, and estimated from its
+        calendar's programs, the overrides and its dimming curve otherwise.  A cabinet with
+        metered readings stands for everything behind it.  The baseline is each lamp at full
+        rated power from sunset to sunrise.
         """
         if start.tzinfo is None or end.tzinfo is None:
             raise BadRequestData("start and end must carry a time zone")
         if end <= start:
             raise BadRequestData("the end of the window must come after its start")
         installation = self._installation(tenant)
+        control = self._control(tenant, since=start)
+        setups: dict[tuple[str, Site], ControlSetup] = {}
         lamp_readings = self._counter_readings(tenant, [lamp.id for lamp in installation.lamps], start, end)
         cabinet_readings = self._counter_readings(tenant, [c.id for c in installation.cabinets], start, end)
         parent_of, levels = _hierarchy(installation)
@@ -448,7 +948,17 @@ class LightingService:
             curve = DimmingCurve(rated_w=rated, standby_w=self.standby_w if rated else 0.0)
             if site is None and len(readings) < 2:
                 continue  # neither metered nor placeable under a program
-            segments = level_segments(self._setup(site), start, end, targets=self._targets(lamp)) if site else []
+            segments = (
+                level_segments(
+                    control.setup(lamp.group_id, site, setups),
+                    start,
+                    end,
+                    targets=self._targets(lamp),
+                    overrides=control.overrides,
+                )
+                if site
+                else []
+            )
             leaves[lamp.id] = lamp_energy(curve, segments, readings)
             baseline_leaves[lamp.id] = baseline_energy_kwh(rated, site, start, end) if site else 0.0
         meters = {
@@ -478,15 +988,15 @@ class LightingService:
     def _counter_readings(
         self, tenant: str, entity_ids: Sequence[str], start: datetime, end: datetime
     ) -> dict[str, list[CounterReading]]:
-        """Each entity's ``energyConsumed`` readings in ``[start, end]`` from the history (none without it)."""
+        """Each entity's ``energyConsumed`` counter over ``[start, end]`` (edges interpolated; none without history)."""
         if self.temporal is None or not entity_ids:
             return {}
         entities = list(self.context.get_entities(tenant, list(entity_ids)).values())
         request = TemporalRequest(
             temporal=TemporalQuery(
                 timerel="between",
-                time_at=_micros(start),
-                end_time_at=_micros(end) + 1,  # a reading exactly at the end still closes the window
+                time_at=_micros(start - COUNTER_MARGIN),
+                end_time_at=_micros(end + COUNTER_MARGIN) + 1,
             ),
             attrs=frozenset({self.terms.energy}),
         )
@@ -503,7 +1013,22 @@ class LightingService:
                     if isinstance(value, int | float) and not isinstance(value, bool):
                         at = datetime.fromtimestamp(observed_us / 1_000_000, UTC)
                         out.setdefault(found.entity["id"], []).append(CounterReading(at, float(value)))
-        return out
+        return {entity_id: clip_counter(readings, start, end) for entity_id, readings in out.items()}
+
+
+def _reported_level(lamp: LampView, commanded: float) -> float | None:
+    """The level (%) the lamp's latest report says it is at, or None when it does not say.
+
+    A controller that reports only on/off is taken at its word: on while commanded on counts
+    as following the command.
+    """
+    if lamp.reported_on is False:
+        return 0.0
+    if lamp.level_fraction is not None:
+        return level_from_illuminance(lamp.level_fraction)
+    if lamp.reported_on is True:
+        return commanded if commanded > 0.0 else 100.0
+    return None
 
 
 def _micros(moment: datetime) -> int:

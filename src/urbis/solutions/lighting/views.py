@@ -16,6 +16,7 @@ from shapely.geometry import shape
 
 from urbis.solutions.lighting import const
 from urbis.solutions.lighting.model import EnergyFigure, EnergySavings, LevelDecision, NightPlan
+from urbis.solutions.lighting.store import LampCommand, StoredOverride
 
 Entity = dict[str, Any]
 Expand = Callable[[str], str]
@@ -310,16 +311,55 @@ class NightScheduleView:
     lighting_date: date
     plan: NightPlan
     changes: list[LevelDecision]
+    calendar_id: str = "default"
 
     def to_json(self) -> dict[str, Any]:
         """The API's shape."""
+        rule = self.plan.calendar_rule
         return {
             "groupId": self.group_id,
             "date": self.lighting_date.isoformat(),
+            "calendar": self.calendar_id,
+            "calendarRule": None if rule is None else (rule.name or rule.program_id),
             "program": self.plan.program.program_id,
             "on": self.plan.on,
             "off": self.plan.off,
             "changes": [
-                {"at": c.at, "level": c.level, "reason": c.reason.value, "detail": c.detail} for c in self.changes
+                {"at": c.at, "level": c.level, "reason": c.reason.value, "detail": c.detail, "override": c.override_id}
+                for c in self.changes
             ],
         }
+
+
+def override_json(override: StoredOverride, now: datetime) -> dict[str, Any]:
+    """An override as the API shows it, with whether it holds now."""
+    ended = override.withdrawn_at is not None or override.expires_at <= now
+    return {
+        "id": override.override_id,
+        "targets": list(override.targets),
+        "level": override.level,
+        "start": override.starts_at,
+        "expiry": override.expires_at,
+        "receivedAt": override.received_at,
+        "createdBy": override.created_by,
+        "note": override.note,
+        "withdrawnAt": override.withdrawn_at,
+        "withdrawnBy": override.withdrawn_by,
+        "state": "ended" if ended else ("active" if override.starts_at <= now else "scheduled"),
+    }
+
+
+def command_json(command: LampCommand) -> dict[str, Any]:
+    """A lamp's last command and its feedback as the API shows them."""
+    return {
+        "lampId": command.lamp_id,
+        "deviceId": command.device_id,
+        "commandId": command.command_id,
+        "level": command.level,
+        "reason": command.reason,
+        "detail": command.detail,
+        "commandedAt": command.commanded_at,
+        "feedback": command.feedback,
+        "feedbackDetail": command.feedback_detail,
+        "mismatchSince": command.mismatch_since,
+    }
