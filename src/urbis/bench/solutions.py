@@ -169,6 +169,7 @@ class FeedFigures:
     live_seconds: float  # wall
     live_measures: int  # what the city produced in the live run
     needed_per_s: float
+    live_stored: int  # measures Urbis accepted from the live start on
     stored_per_s: float  # accepted by Urbis, from the live start until the last was stored
     behind_s: float  # wall seconds after the live run's end until the last measure was stored
     rejected: int
@@ -508,6 +509,7 @@ def bench_city(
         live_seconds=live_wall,
         live_measures=done["live_measures"],
         needed_per_s=done["live_measures"] / live_wall,
+        live_stored=round(accepted),
         stored_per_s=accepted / max(done["stored_at"] - anchor, 1e-9),
         behind_s=max(0.0, done["stored_at"] - end_wall),
         rejected=done["rejected"],
