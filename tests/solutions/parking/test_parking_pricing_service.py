@@ -61,7 +61,7 @@ def parking(database: Database, tenant: str) -> ParkingService:
     }
     assert not context.upsert_documents(tenant, [zone, residents]).errors
     readings = [
-        ("2026-11-23T09:00:00Z", 0.9),  # Monday 10:00 local
+        ("2026-11-23T09:00:00Z", 0.95),  # Monday 10:00 local
         ("2026-11-20T09:30:00Z", 0.85),  # Friday 10:30 local
         ("2026-11-21T12:00:00Z", 0.2),  # Saturday 13:00 local
         ("2026-11-21T12:30:00Z", 0.2),
@@ -86,19 +86,30 @@ def parking(database: Database, tenant: str) -> ParkingService:
 def test_a_review_moves_prices_by_the_band_occupancy_and_logs_why(parking: ParkingService, tenant: str) -> None:
     decisions = {d.time_band: d for d in parking.review_prices(tenant, NOW)}
     assert {d.zone_id for d in decisions.values()} == {ZONE}  # the residents' zone is not priced
-    # Weekday morning: (0.9 + 0.85) / 2 = 0.875 >= 80 % -> 2.00 + 0.25.
+    # Hourly values (UTC hours; Berlin is UTC+1, so the bands 09-12, 12-15, 15-18 local start at
+    # 08, 11 and 14 UTC).  A zone's occupancy is written only when it changes: an hour without a
+    # row holds the value before it.  Nothing before Friday 09:30 UTC (those hours are unknown).
+    # Weekday morning: Fri 09h 0.85, Fri 10h 0.85 (carried); Mon 08h 0.2 (carried from Saturday),
+    # Mon 09h 0.95, Mon 10h 0.95; Tue 08-10h 0.95 x 3:  (1.7 + 0.2 + 4.75) / 8 = 0.83125 >= 80 % -> +0.25.
     assert decisions["weekday-morning"].new_price == Decimal("2.25")
-    # Weekend midday: the hour from 12:00 UTC (13:00 local) averages 0.2 < 30 % -> 2.00 - 0.50.
-    assert decisions["weekend-midday"].new_price == Decimal("1.50")
-    assert decisions["weekday-midday"].outcome.value == "held"  # no data in that band
+    # Weekday midday and afternoon, no row at all but carried: Fri 0.85 x 3, Mon and Tue 0.95 x 6:
+    # (2.55 + 5.7) / 9 = 0.91667 -> +0.25 (a street full all afternoon counts although it never changed).
+    assert decisions["weekday-midday"].new_price == decisions["weekday-afternoon"].new_price == Decimal("2.25")
+    # Weekend morning: Sat 08-10h 0.85 (carried from Friday), Sun 08-10h 0.2:  3.15 / 6 = 0.525 -> -0.25.
+    assert decisions["weekend-morning"].new_price == Decimal("1.75")
+    # Weekend midday: Sat 11h 0.85, Sat 12h (0.2 + 0.2) / 2, Sat 13h 0.2, Sun 11-13h 0.2:
+    # (0.85 + 5 x 0.2) / 6 = 0.30833, in 30-60 % -> -0.25.
+    assert decisions["weekend-midday"].new_price == Decimal("1.75")
+    # Weekend afternoon: 0.2 throughout < 30 % -> -0.50.
+    assert decisions["weekend-afternoon"].new_price == Decimal("1.50")
     rates = {r.time_band: r for r in parking.current_rates(tenant)}
     assert rates["weekday-morning"].price == Decimal("2.25") and rates["weekday-morning"].last_change_at == NOW
-    assert rates["weekday-midday"].price == Decimal("2.00") and rates["weekday-midday"].last_change_at is None
+    assert rates["weekend-afternoon"].price == Decimal("1.50")
     log, total = parking.price_log(tenant)
-    assert total == 2 and {entry["timeBand"] for entry in log} == {"weekday-morning", "weekend-midday"}
+    assert total == 6 and {entry["timeBand"] for entry in log} == set(BANDS)
     assert all("occupancy" in entry["reason"] for entry in log)
     # Straight away again: inside the adjustment period, changed prices are held; nothing new is logged.
     again = {d.time_band: d for d in parking.review_prices(tenant, NOW)}
     assert again["weekday-morning"].outcome.value == "held" and again["weekday-morning"].new_price == Decimal("2.25")
-    assert parking.price_log(tenant)[1] == 2
+    assert parking.price_log(tenant)[1] == 6
     assert parking.price_log(tenant, zone_id="urn:ngsi-ld:OnStreetParking:other")[1] == 0

@@ -93,11 +93,14 @@ def test_occupancy_per_zone_garage_district_and_city(city: tuple[ContextService,
     assert overview["city"]["occupancy"] == 0.9717
 
 
-def test_evaluation_writes_changed_zone_counts_onto_the_zone_entities(
+def test_evaluation_writes_changed_zone_counts_and_garage_shares_back(
     city: tuple[ContextService, ParkingService], tenant: str
 ) -> None:
     context, parking = city
-    assert parking.evaluate_tenant(tenant, T0) == 2
+    assert parking.evaluate_tenant(tenant, T0) == 3  # two zones and the garage
+    # The garage's counters stay its devices'; its share (104 cars on 100 spaces, clamped: 1.0) is added.
+    g1 = context.get_entity(tenant, "urn:ngsi-ld:OffStreetParking:g1")["attrs"]
+    assert g1[EXPAND("occupancy")][0]["value"] == 1.0 and g1[EXPAND("occupiedSpotNumber")][0]["value"] == 104
     stored = context.get_entity(tenant, "urn:ngsi-ld:OnStreetParking:z1")["attrs"]
     assert stored[EXPAND("occupiedSpotNumber")][0]["value"] == 3
     assert stored[EXPAND("availableSpotNumber")][0]["value"] == 1

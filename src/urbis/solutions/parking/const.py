@@ -139,10 +139,15 @@ class GuidanceParams:
     miss_penalty_m: float = 600.0  # a miss costs about one more maximal walk: drive on, park further away
     occupancy_sd: float = 0.05
     limit: int = 5
+    # An arrival this soon is judged by the live state: within a few minutes a street changes
+    # little, and a forecast (of 15-minute means) knows less than the sensors do now.
+    live_window: timedelta = timedelta(minutes=5)
 
     def __post_init__(self) -> None:
         if self.max_walk_m <= 0 or self.miss_penalty_m < 0 or self.limit < 1:
             raise ValueError("max_walk_m must be positive, miss_penalty_m non-negative and limit at least 1")
+        if self.live_window < timedelta(0):
+            raise ValueError("live_window must not be negative")
         if self.detour_factor < 1.0:
             raise ValueError("detour_factor must be at least 1 (no walk is shorter than the straight line)")
         if not 0.0 <= self.occupancy_sd <= 0.5:
@@ -205,6 +210,31 @@ class ZoneRestriction:
             raise ValueError(f"zone {self.zone_id}: time_limit must be positive or None")
         if self.grace < timedelta(0) or self.payment_grace < timedelta(0):
             raise ValueError(f"zone {self.zone_id}: grace periods must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPeriod:
+    """A period of the occupancy history API: its length, the grid it is built from, the longest window.
+
+    Values are time-weighted means over ``base`` slots (each slot the mean of the values recorded
+    in it, or the last one carried over), so a finer ``base`` follows changes more closely; the
+    window is capped so that one answer reads at most about 9,000 slots per place.
+    """
+
+    name: str  # the ISO 8601 duration clients send
+    length: timedelta
+    base: timedelta
+    max_window: timedelta
+
+
+HISTORY_PERIODS: dict[str, HistoryPeriod] = {
+    period.name: period
+    for period in (
+        HistoryPeriod("PT15M", timedelta(minutes=15), timedelta(minutes=15), timedelta(days=31)),
+        HistoryPeriod("PT1H", timedelta(hours=1), timedelta(minutes=15), timedelta(days=92)),
+        HistoryPeriod("P1D", timedelta(days=1), timedelta(hours=1), timedelta(days=366)),
+    )
+}
 
 
 DEFAULT_PRICING = PricingRules()

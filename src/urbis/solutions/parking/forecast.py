@@ -22,14 +22,31 @@ which *is* the baseline.  The figures are returned either way.
 
 Observations are expected on the slot grid (the service resamples); a forecast origin is
 scored only where the observation ``h`` later exists.
+
+**Occupancy on arrival** (:func:`estimate_on_arrival`).  Guidance needs the share taken at
+the driver's arrival, with its uncertainty:
+
+- within ``live_within`` of now, or for a place without a served forecaster: the live share
+  (``live``), with the caller's default spread;
+- up to the last horizon: linear interpolation in time between the live share now and the
+  served forecasts at ``origin + h`` (``forecast``);
+- beyond the last horizon, or when the live share is unknown: the historical mean of the
+  arrival's weekday and slot (``historical mean``).
+
+The spread is the standard deviation of normal errors with the held-out MAE of what is
+served: ``sd = MAE·√(π/2)`` (the model's MAE where it is served, the baseline's otherwise;
+the baseline's at the last horizon for the historical mean), interpolated like the share.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
+from itertools import pairwise
+from typing import Literal
 
 from urbis.solutions.parking.const import DEFAULT_FORECAST, ForecastParams
 from urbis.solutions.parking.timebands import require_aware
@@ -261,3 +278,74 @@ def split_chronologically(
     ordered = sorted(observations, key=lambda observation: observation.at)
     cut = len(ordered) - round(len(ordered) * held_out_share)
     return ordered[:cut], ordered[cut:]
+
+
+# -- occupancy on arrival ------------------------------------------------------------------
+
+OccupancyBasis = Literal["live", "forecast", "historical mean"]
+
+#: For normal errors E|e| = σ·√(2/π), so σ = MAE·√(π/2) ≈ 1.2533 × MAE.
+SD_PER_MAE = math.sqrt(math.pi / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalEstimate:
+    """The share of a place expected to be taken on arrival, its spread, and what it rests on."""
+
+    occupancy: float
+    sd: float
+    basis: OccupancyBasis
+
+
+def served_mae(score: HorizonScore) -> float | None:
+    """The held-out MAE of what is served at this horizon: the model's where it won, else the baseline's."""
+    return score.model_mae if score.model_served else score.baseline_mae
+
+
+def _spread(mae: float | None, default: float) -> float:
+    return default if mae is None else min(0.5, max(0.0, mae * SD_PER_MAE))
+
+
+def estimate_on_arrival(
+    selection: ForecastSelection | None,
+    *,
+    origin: datetime,
+    now: datetime,
+    arrival: datetime,
+    current: float | None,
+    live_sd: float,
+    live_within: timedelta,
+) -> ArrivalEstimate | None:
+    """The occupancy at ``arrival`` by the rules in the module docstring; None without any figure.
+
+    ``origin`` is the slot the served forecaster starts from (``now`` floored to the slot);
+    ``current`` the live share now; ``live_sd`` the spread given to a live share.
+    """
+    for name, moment in (("origin", origin), ("now", now), ("arrival", arrival)):
+        require_aware(moment, name)
+    lead = arrival - now
+    if current is not None and (selection is None or lead <= live_within):
+        return ArrivalEstimate(_clip(current), live_sd, "live")
+    if selection is None:
+        return None
+    by_horizon = {score.horizon_minutes: score for score in selection.scores}
+    horizons = sorted(selection.served.weights)
+    last = origin + timedelta(minutes=horizons[-1]) if horizons else origin
+    if current is None or arrival > last:
+        baseline_maes = [s.baseline_mae for h, s in sorted(by_horizon.items()) if s.baseline_mae is not None]
+        sd = _spread(baseline_maes[-1] if baseline_maes else None, live_sd)
+        return ArrivalEstimate(_clip(selection.served.baseline.predict(arrival)), sd, "historical mean")
+    points: list[tuple[datetime, float, float]] = [(now, _clip(current), live_sd)]
+    for horizon in horizons:
+        at = origin + timedelta(minutes=horizon)
+        if at <= now:
+            continue  # a horizon already past (a caller's origin far behind now): the live share knows better
+        score = by_horizon.get(horizon)
+        sd = _spread(None if score is None else served_mae(score), live_sd)
+        points.append((at, selection.served.predict(origin, current, horizon), sd))
+    for (t0, p0, s0), (t1, p1, s1) in pairwise(points):
+        if arrival <= t1:
+            share = (arrival - t0) / (t1 - t0)
+            return ArrivalEstimate(_clip(p0 + share * (p1 - p0)), s0 + share * (s1 - s0), "forecast")
+    _, share_at, sd_at = points[-1]
+    return ArrivalEstimate(share_at, sd_at, "forecast")

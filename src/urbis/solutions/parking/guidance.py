@@ -90,7 +90,9 @@ class ParkingCandidate:
 
     ``capacity`` counts the usable spaces (closed bays left out).  ``free`` is the current
     count, ``forecast_occupancy`` the share expected to be taken on arrival; at least one is
-    needed for an estimate, and the forecast wins when both are given.
+    needed for an estimate, and the forecast wins when both are given.  ``occupancy_sd`` is
+    the spread of that share (None: the guidance default) and ``basis`` what it rests on
+    (``live``, ``forecast`` or ``historical mean``).  ``site_id`` is a bay's zone.
     """
 
     place_id: str
@@ -101,6 +103,9 @@ class ParkingCandidate:
     free: int | None = None
     forecast_occupancy: float | None = None
     name: str = ""
+    occupancy_sd: float | None = None
+    basis: str = "live"
+    site_id: str | None = None
 
     def occupancy_on_arrival(self) -> float | None:
         """The forecast share, else the current share (persistence), else None."""
@@ -121,6 +126,7 @@ class GuidanceOption:
     occupancy_on_arrival: float
     probability_free: float
     expected_cost_m: float
+    occupancy_sd: float = DEFAULT_GUIDANCE.occupancy_sd
 
 
 def rank_options(
@@ -142,8 +148,9 @@ def rank_options(
         walking = haversine_m(destination.lon, destination.lat, candidate.lon, candidate.lat) * params.detour_factor
         if walking > params.max_walk_m:
             continue
-        probability = probability_of_free_space(candidate.capacity, occupancy, params.occupancy_sd)
+        sd = params.occupancy_sd if candidate.occupancy_sd is None else candidate.occupancy_sd
+        probability = probability_of_free_space(candidate.capacity, occupancy, sd)
         cost = walking + (1.0 - probability) * params.miss_penalty_m
-        options.append(GuidanceOption(candidate, walking, occupancy, probability, cost))
+        options.append(GuidanceOption(candidate, walking, occupancy, probability, cost, sd))
     options.sort(key=lambda o: (o.expected_cost_m, -o.probability_free, o.walking_m, o.candidate.place_id))
     return options[: params.limit]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from urbis.solutions.parking.const import SpotStatus
 from urbis.solutions.parking.timebands import require_aware
@@ -246,3 +247,43 @@ def zone_time_weighted_occupancy(
     for changes in bays:
         total = total + time_weighted_occupancy(changes, start, end, max_silence=max_silence)
     return total
+
+
+def step_means(steps: Iterable[tuple[datetime, float | None]], edges: Sequence[datetime]) -> list[float | None]:
+    """The time-weighted mean of a step function over each period ``[edges[i], edges[i + 1])``.
+
+    Each step holds its value from its instant until the next step (the last one to the end);
+    ``None`` is unknown time (a closed or silent bay, the time before the first value), left
+    out of the mean.  A period without known time is ``None``.  One pass over the steps and
+    the periods, so a month of 15-minute periods over thousands of changes stays cheap.
+    """
+    for edge in edges:
+        require_aware(edge, "period edge")
+    if any(later <= earlier for earlier, later in pairwise(edges)):
+        raise ValueError("period edges must increase")
+    ordered = sorted(steps, key=lambda step: step[0])
+    out: list[float | None] = []
+    if len(edges) < 2:
+        return out
+    index, count = 0, len(ordered)
+    value: float | None = None
+    while index < count and ordered[index][0] <= edges[0]:
+        value = ordered[index][1]
+        index += 1
+    for start, end in pairwise(edges):
+        weighted = known = 0.0
+        cursor = start
+        while index < count and ordered[index][0] < end:
+            at, following = ordered[index]
+            if value is not None:
+                span = (at - cursor).total_seconds()
+                weighted += value * span
+                known += span
+            value, cursor = following, at
+            index += 1
+        if value is not None:
+            span = (end - cursor).total_seconds()
+            weighted += value * span
+            known += span
+        out.append(weighted / known if known > 0 else None)
+    return out

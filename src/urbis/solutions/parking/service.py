@@ -1,10 +1,11 @@
-"""The parking service: live occupancy per zone, garage and district, written back to the city, and guidance.
+"""The parking service: occupancy per bay, zone, garage and district (live and past), guidance, forecasts.
 
 It reads ``ParkingSpot``, ``OnStreetParking`` and ``OffStreetParking`` entities through the
 context service.  Each evaluation writes every zone's counts (``occupiedSpotNumber``,
-``availableSpotNumber``, ``occupancy``) back onto its ``OnStreetParking`` entity when they
-changed, so the broker, its subscribers and the history (hence historical occupancy per
-zone through the temporal API) all carry them.
+``availableSpotNumber``, ``occupancy``) back onto its ``OnStreetParking`` entity, and every
+garage's ``occupancy`` onto its ``OffStreetParking`` entity, when they changed, so the broker,
+its subscribers and the history all carry them: historical occupancy, forecasts and prices are
+read from that history through the temporal service, in one batch for all places at once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -33,19 +34,37 @@ from urbis.solutions.parking.const import (
     GuidanceParams,
 )
 from urbis.solutions.parking.forecast import (
+    ArrivalEstimate,
     ForecastSelection,
     HorizonScore,
     OccupancyObservation,
+    estimate_on_arrival,
     select_forecaster,
     split_chronologically,
 )
-from urbis.solutions.parking.guidance import Destination, GuidanceOption, rank_options
-from urbis.solutions.parking.occupancy import parse_status
+from urbis.solutions.parking.guidance import (
+    Destination,
+    GuidanceOption,
+    ParkingCandidate,
+    PlaceKind,
+    haversine_m,
+    rank_options,
+)
+from urbis.solutions.parking.occupancy import parse_status, step_means
 from urbis.solutions.parking.pricing import PriceChange, money, recommend_price
 from urbis.solutions.parking.sessions import BayEvent, ComplianceReport, ParkingSession, check_compliance, start_session
 from urbis.solutions.parking.store import StoredRate
 from urbis.solutions.parking.timebands import TimeBand
-from urbis.solutions.parking.views import Expand, ParkingOverview, PlaceView, Terms, build_overview
+from urbis.solutions.parking.views import (
+    Entity,
+    Expand,
+    OccupancyHistory,
+    ParkingOverview,
+    PlaceView,
+    Terms,
+    build_overview,
+    free_bays,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +76,47 @@ SESSION_RETENTION = timedelta(days=7)
 STAY_LOOKBACK = timedelta(hours=24)
 #: Zone categories that mean parking there is free of charge: no price to set.
 UNPRICED = frozenset({"forResidents", "free"})
+#: Forecasters are refitted when they are this old: a new hour of history changes them little.
+FORECAST_REFIT = timedelta(hours=1)
+#: Pages of a bay's status changes read for one history answer (1,000 changes a page by default).
+MAX_STATUS_PAGES = 50
+#: What guidance offers when the client does not choose.
+ALL_KINDS: frozenset[PlaceKind] = frozenset({"bay", "zone", "garage"})
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _us(moment: datetime) -> int:
+    """µs since the epoch, in integers (a float timestamp can miss a bucket start by a microsecond)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _from_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def floor_to(moment: datetime, minutes: int) -> datetime:
+    """``moment`` floored to a whole multiple of ``minutes`` since the epoch (UTC slots)."""
+    step = minutes * 60_000_000
+    return _from_us(_us(moment) // step * step)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _bay_share(value: Any) -> float | None:
+    """A bay's status as an occupancy share: 1 taken, 0 free, None closed or unknown (left out)."""
+    status = parse_status(value)
+    if status is const.SpotStatus.OCCUPIED:
+        return 1.0
+    if status is const.SpotStatus.FREE:
+        return 0.0
+    return None
 
 
 @dataclass(frozen=True)
@@ -87,23 +143,31 @@ class ZoneForecast:
 
 
 def on_grid(
-    periods: Sequence[tuple[Any, int, int]], start: datetime, end: datetime, slot_minutes: int
+    periods: Sequence[tuple[Any, int, int]],
+    start: datetime,
+    end: datetime,
+    slot_minutes: int,
+    *,
+    initial: float | None = None,
 ) -> list[OccupancyObservation]:
     """Occupancy per slot from ``[start, end)``, carrying the last value over slots without a change.
 
     A zone's occupancy is written only when it changes, so a slot without a row means "as
-    before", not "unknown".  Slots before the first value are left out.
+    before", not "unknown".  ``initial`` is the value in force at ``start`` (the last one
+    recorded before it), if any; slots before the first value are left out.
     """
-    values = {start_us: float(mean) for mean, start_us, _ in periods if isinstance(mean, int | float)}
+    values = {start_us: float(mean) for mean, start_us, _ in periods if _number(mean) is not None}
     step = timedelta(minutes=slot_minutes)
+    step_us = slot_minutes * 60_000_000
     out: list[OccupancyObservation] = []
-    last: float | None = None
-    slot = start
+    last = initial
+    slot, slot_us = start, _us(start)
     while slot < end:
-        last = values.get(int(slot.timestamp() * 1_000_000), last)
+        last = values.get(slot_us, last)
         if last is not None:
             out.append(OccupancyObservation(slot, last))
         slot += step
+        slot_us += step_us
     return out
 
 
@@ -148,7 +212,8 @@ class ParkingService:
         self._last_review: dict[str, datetime] = {}
         self.forecast_params: ForecastParams = DEFAULT_FORECAST
         self.forecast_history = timedelta(weeks=4)
-        self._forecasters: dict[tuple[str, str], tuple[datetime, ForecastSelection, int]] = {}
+        # (tenant, place) -> (fitted at, served forecaster or None without enough history, slots seen)
+        self._forecasters: dict[tuple[str, str], tuple[datetime, ForecastSelection | None, int]] = {}
 
     @property
     def watched_types(self) -> frozenset[str]:
@@ -166,10 +231,72 @@ class ParkingService:
         )
 
     def guidance(
-        self, tenant: str, lon: float, lat: float, params: GuidanceParams = DEFAULT_GUIDANCE
+        self,
+        tenant: str,
+        lon: float,
+        lat: float,
+        params: GuidanceParams = DEFAULT_GUIDANCE,
+        *,
+        arrive_at: datetime | None = None,
+        kinds: frozenset[PlaceKind] = ALL_KINDS,
+        now: datetime | None = None,
     ) -> list[GuidanceOption]:
-        """The best zones and garages to park near ``(lon, lat)``, best first."""
-        return rank_options(Destination(lon, lat), self.overview(tenant).candidates(), params)
+        """The best bays, zones and garages to park near ``(lon, lat)`` on arrival at ``arrive_at``, best first.
+
+        ``arrive_at`` None (or earlier than now) means now: the live occupancy.  Within
+        ``params.live_window`` of now every place is judged by its live state; later, zones and
+        garages by their served forecaster (see :func:`~.forecast.estimate_on_arrival`), and a
+        bay free now by its zone's share on arrival (it is taken with the probability that any
+        bay of its street is).  Forecasters come from the hourly cache, fitted in one batch for
+        the places within reach that lack one; nothing is read per option.
+        """
+        moment = now or self.clock.now()
+        arrival = max(arrive_at or moment, moment)
+        spots = self.context.entities_of_type(tenant, self.terms.spot)
+        zones = self.context.entities_of_type(tenant, self.terms.on_street)
+        garages = self.context.entities_of_type(tenant, self.terms.off_street)
+        overview = build_overview(moment, spots, zones, garages, self.terms)
+        # Straight-line pre-filter: only places within reach need an estimate (and a forecaster).
+        reach = params.max_walk_m / params.detour_factor
+
+        def near(candidate: ParkingCandidate) -> bool:
+            return haversine_m(lon, lat, candidate.lon, candidate.lat) <= reach
+
+        places = [c for c in overview.candidates() if c.kind in kinds and near(c)]
+        bays = [b for b in free_bays(spots, self.terms) if near(b)] if "bay" in kinds else []
+        live = {p.id: p.occupancy.rate for p in (*overview.zones, *overview.garages)}
+        needed = {c.place_id for c in places} | {b.site_id for b in bays if b.site_id is not None}
+        selections: dict[str, ForecastSelection | None] = {}
+        if arrival - moment > params.live_window and self.temporal is not None:
+            entities = [e for e in (*zones, *garages) if e["id"] in needed]
+            selections = {key: found for key, (found, _) in self._selections(tenant, entities, moment).items()}
+        origin = floor_to(moment, self.forecast_params.slot_minutes)
+        estimates: dict[str, ArrivalEstimate | None] = {
+            place_id: estimate_on_arrival(
+                selections.get(place_id),
+                origin=origin,
+                now=moment,
+                arrival=arrival,
+                current=live.get(place_id),
+                live_sd=params.occupancy_sd,
+                live_within=params.live_window,
+            )
+            for place_id in needed
+        }
+        candidates: list[ParkingCandidate] = []
+        for place in places:
+            estimate = estimates.get(place.place_id)
+            if estimate is not None:
+                candidates.append(_with_estimate(place, estimate))
+        for bay in bays:
+            if arrival - moment <= params.live_window:
+                # The live rule: a bay free now is taken on an arrival this soon with probability 0.
+                candidates.append(replace(bay, forecast_occupancy=0.0, occupancy_sd=0.0, basis="live"))
+                continue
+            estimate = estimates.get(bay.site_id) if bay.site_id is not None else None
+            if estimate is not None:  # a bay outside any zone has no share to go by later than that
+                candidates.append(_with_estimate(bay, estimate))
+        return rank_options(Destination(lon, lat), candidates, params)
 
     # -- the periodic evaluation -----------------------------------------------------------
 
@@ -191,20 +318,29 @@ class ParkingService:
         return written
 
     def evaluate_tenant(self, tenant: str, now: datetime) -> int:
-        """One tenant's evaluation."""
+        """One tenant's evaluation: changed zone counts and garage shares written back."""
         zones = self.context.entities_of_type(tenant, self.terms.on_street)
-        if not zones:
+        garages = self.context.entities_of_type(tenant, self.terms.off_street)
+        if not zones and not garages:
             return 0
         overview = build_overview(
             now,
-            self.context.entities_of_type(tenant, self.terms.spot),
+            self.context.entities_of_type(tenant, self.terms.spot) if zones else [],
             zones,
-            [],
+            garages,
             self.terms,
         )
-        by_id = {zone["id"]: zone for zone in zones}
+        by_id = {entity["id"]: entity for entity in (*zones, *garages)}
         documents = [
             self._zone_document(place, now) for place in overview.zones if self._changed(by_id[place.id], place)
+        ]
+        # A garage's counters are its devices'; only the share is derived, so that garages have an
+        # occupancy history like zones (forecasts and historical occupancy read it).
+        documents += [
+            self._garage_document(place, now)
+            for place in overview.garages
+            if place.occupancy.rate is not None
+            and value_of(by_id[place.id], self.terms.occupancy) != round(place.occupancy.rate, 4)
         ]
         if not documents:
             return 0
@@ -239,6 +375,187 @@ class ParkingService:
                 "observedAt": observed,
             }
         return document
+
+    @staticmethod
+    def _garage_document(place: PlaceView, now: datetime) -> dict[str, Any]:
+        rate = place.occupancy.rate
+        assert rate is not None
+        return {
+            "id": place.id,
+            "type": const.OFF_STREET_PARKING,
+            const.OCCUPANCY: {"type": "Property", "value": round(rate, 4), "unitCode": "C62", "observedAt": _iso(now)},
+        }
+
+    # -- history of occupancy ----------------------------------------------------------------
+
+    def _occupancy_slots(
+        self, tenant: str, entities: Sequence[Entity], start: datetime, end: datetime, slot_minutes: int
+    ) -> dict[str, list[OccupancyObservation]]:
+        """Each zone's or garage's ``occupancy`` per slot of ``[start, end)``, carried over slots without a row.
+
+        Two reads for all the places at once: the slot means (aggregated ``avg``) and the last
+        value before ``start`` (what holds until the first change in the window).
+        """
+        if self.temporal is None:
+            raise RuntimeError("occupancy history needs the temporal service")
+        if not entities:
+            return {}
+        lower, upper = _us(start), _us(end)
+        attrs = frozenset({self.terms.occupancy})
+        aggregated = self.temporal.history_of(
+            tenant,
+            entities,
+            TemporalRequest(
+                temporal=TemporalQuery(timerel="between", time_at=lower, end_time_at=upper),
+                attrs=attrs,
+                aggregation=Aggregation(("avg",), slot_minutes * 60_000_000),
+            ),
+        )
+        before = self.temporal.history_of(
+            tenant,
+            entities,
+            TemporalRequest(temporal=TemporalQuery(timerel="before", time_at=lower, last_n=1), attrs=attrs),
+        )
+        initial: dict[str, float] = {}
+        for found in before.entities:
+            for series in found.series:
+                if series.dataset_id == "" and series.instances:
+                    value = _number(series.instances[-1][2].get("value"))
+                    if value is not None:
+                        initial[found.entity["id"]] = value
+        periods: dict[str, list[tuple[Any, int, int]]] = {}
+        for found in aggregated.entities:
+            for series in found.series:
+                if series.dataset_id == "":
+                    periods.setdefault(found.entity["id"], []).extend(series.aggregates.get("avg", []))
+        return {
+            entity["id"]: on_grid(
+                periods.get(entity["id"], []), start, end, slot_minutes, initial=initial.get(entity["id"])
+            )
+            for entity in entities
+        }
+
+    def _bay_history(self, tenant: str, bay: Entity, start: datetime, edges: Sequence[datetime]) -> list[float | None]:
+        """A bay's time-weighted occupancy per period, from its status changes (paged) and the status before."""
+        assert self.temporal is not None
+        attrs = frozenset({self.terms.status})
+        lower, upper = _us(start), _us(edges[-1])
+        steps: list[tuple[datetime, float | None]] = []
+        before = self.temporal.history_of(
+            tenant,
+            [bay],
+            TemporalRequest(temporal=TemporalQuery(timerel="before", time_at=lower, last_n=1), attrs=attrs),
+        )
+        for found in before.entities:
+            for series in found.series:
+                if series.dataset_id == "" and series.instances:
+                    steps.append((start, _bay_share(series.instances[-1][2].get("value"))))
+        for _ in range(MAX_STATUS_PAGES):
+            answer = self.temporal.history_of(
+                tenant,
+                [bay],
+                TemporalRequest(
+                    temporal=TemporalQuery(timerel="between", time_at=lower, end_time_at=upper), attrs=attrs
+                ),
+            )
+            for found in answer.entities:
+                for series in found.series:
+                    if series.dataset_id == "":
+                        steps += [(_from_us(at), _bay_share(i.get("value"))) for at, _, i in series.instances]
+            if answer.content_range is None:
+                break
+            lower = answer.content_range.end_us + 1  # the page ended with every instance at its last instant
+        else:
+            raise BadRequestData("this bay changed too often in the window to answer at once; ask for a shorter one")
+        return step_means(steps, edges)
+
+    def occupancy_history(
+        self,
+        tenant: str,
+        *,
+        place_id: str | None = None,
+        district: str | None = None,
+        start: datetime,
+        end: datetime,
+        period: str,
+    ) -> OccupancyHistory:
+        """The occupancy per period of a bay, a zone, a garage (``place_id``), a district or the city (neither).
+
+        A bay's share is its time taken over its known (free or taken) time, from its status
+        changes.  A zone's or garage's is the time-weighted mean of its written-back occupancy on
+        the period's base grid (see :data:`const.HISTORY_PERIODS`).  A district's or the city's
+        weights each place by its usable spaces now (capacity less closed bays), over the places
+        with a value in that period.  Periods run from ``start`` in steps of the period's length;
+        the window ends at ``end`` or now, whichever is earlier.
+        """
+        if self.temporal is None:
+            raise RuntimeError("occupancy history needs the temporal service")
+        spec = const.HISTORY_PERIODS.get(period)
+        if spec is None:
+            raise BadRequestData(f"'period' must be one of {', '.join(const.HISTORY_PERIODS)}, got {period!r:.40}")
+        if place_id is not None and district is not None:
+            raise BadRequestData("ask for one place ('id') or one district, not both")
+        now = self.clock.now()
+        end = min(end, now)
+        if start >= end:
+            raise BadRequestData("'from' must come before 'to' and before now")
+        if end - start > spec.max_window:
+            raise BadRequestData(f"at {spec.name} a window is at most {spec.max_window.days} days; ask for several")
+        edges = [start]
+        while edges[-1] + spec.length < end:
+            edges.append(edges[-1] + spec.length)
+        edges.append(end)
+        base = int(spec.base.total_seconds() // 60)
+        spots = self.context.entities_of_type(tenant, self.terms.spot)
+        zones = self.context.entities_of_type(tenant, self.terms.on_street)
+        garages = self.context.entities_of_type(tenant, self.terms.off_street)
+        overview = build_overview(now, spots, zones, garages, self.terms)
+        views = {place.id: place for place in (*overview.zones, *overview.garages)}
+        current: float | None
+        if place_id is not None:
+            entity = self.context.get_entity(tenant, place_id)
+            types = entity.get("type", ())
+            if self.terms.spot in types:
+                kind = "bay"
+                shares = self._bay_history(tenant, entity, start, edges)
+                current = _bay_share(value_of(entity, self.terms.status))
+            elif self.terms.on_street in types or self.terms.off_street in types:
+                kind = "zone" if self.terms.on_street in types else "garage"
+                slots = self._occupancy_slots(tenant, [entity], start, end, base)[place_id]
+                shares = step_means([(slot.at, slot.occupancy) for slot in slots], edges)
+                view = views.get(place_id)
+                current = None if view is None else view.occupancy.rate
+            else:
+                raise BadRequestData(f"{place_id:.200} is not a parking bay, zone or garage")
+            return OccupancyHistory(place_id, kind, spec.name, start, end, current, 1, _periods(edges, shares))
+        chosen = [p for p in views.values() if district is None or (p.district or "(none)") == district]
+        if district is not None and not chosen:
+            raise NotFound(f"no parking zone or garage in district {district!r:.80}")
+        weights = {p.id: p.occupancy.capacity - p.occupancy.closed for p in chosen}
+        weights = {key: weight for key, weight in weights.items() if weight > 0}
+        entities = [e for e in (*zones, *garages) if e["id"] in weights]
+        per_place = {
+            key: step_means([(slot.at, slot.occupancy) for slot in slots], edges)
+            for key, slots in self._occupancy_slots(tenant, entities, start, end, base).items()
+        }
+        shares = []
+        for index in range(len(edges) - 1):
+            total = weight = 0.0
+            for key, spaces in weights.items():
+                share = per_place[key][index]
+                if share is not None:
+                    total += spaces * share
+                    weight += spaces
+            shares.append(total / weight if weight else None)
+        if district is None:
+            return OccupancyHistory(
+                "city", "city", spec.name, start, end, overview.city.rate, len(weights), _periods(edges, shares)
+            )
+        counted = overview.districts.get(district)
+        current = None if counted is None else counted.rate
+        return OccupancyHistory(
+            district, "district", spec.name, start, end, current, len(weights), _periods(edges, shares)
+        )
 
     # -- demand-based pricing (SFpark) ------------------------------------------------------
 
@@ -278,21 +595,14 @@ class ParkingService:
         zones = self._priced_zones(tenant)
         if not zones:
             return []
-        window_start = now - self.pricing.rules.adjustment_period
-        request = TemporalRequest(
-            temporal=TemporalQuery(
-                timerel="between",
-                time_at=int(window_start.timestamp() * 1e6),
-                end_time_at=int(now.timestamp() * 1e6),
-            ),
-            attrs=frozenset({self.terms.occupancy}),
-            aggregation=Aggregation(("avg",), HOUR_US),
-        )
-        history = self.temporal.history_of(tenant, zones, request)
-        hourly: dict[str, list[tuple[Any, int, int]]] = {}
-        for found in history.entities:
-            for series in found.series:
-                hourly.setdefault(found.entity["id"], []).extend(series.aggregates.get("avg", []))
+        # Whole hours, and an hour without a row carried from the one before: a zone's occupancy is
+        # written only when it changes, so a street full all afternoon leaves no row in those hours.
+        window_end = floor_to(now, 60)
+        window_start = window_end - self.pricing.rules.adjustment_period
+        hourly: dict[str, list[tuple[Any, int, int]]] = {
+            zone_id: [(slot.occupancy, _us(slot.at), _us(slot.at) + HOUR_US) for slot in slots]
+            for zone_id, slots in self._occupancy_slots(tenant, zones, window_start, window_end, 60).items()
+        }
         with self.db.write() as conn:
             stored = store.rates(conn, tenant)
             decisions: list[PriceChange] = []
@@ -337,38 +647,50 @@ class ParkingService:
         if self.temporal is None:
             raise RuntimeError("forecasts need the occupancy history")
         moment = now or self.clock.now()
-        zone = self.context.get_entity(tenant, zone_id)
-        minutes = self.forecast_params.slot_minutes
-        slot_us = minutes * 60_000_000
-        end = datetime.fromtimestamp((int(moment.timestamp() * 1e6) // slot_us) * slot_us / 1e6, UTC)
-        current = value_of(zone, self.terms.occupancy)
-        current_value = float(current) if isinstance(current, int | float) else None
-        cached = self._forecasters.get((tenant, zone_id))
-        if cached is None or moment - cached[0] >= timedelta(hours=1):
-            start = end - self.forecast_history
-            request = TemporalRequest(
-                temporal=TemporalQuery(
-                    timerel="between", time_at=int(start.timestamp() * 1e6), end_time_at=int(end.timestamp() * 1e6)
-                ),
-                attrs=frozenset({self.terms.occupancy}),
-                aggregation=Aggregation(("avg",), slot_us),
-            )
-            history = self.temporal.history_of(tenant, [zone], request)
-            periods = [
-                p for found in history.entities for series in found.series for p in series.aggregates.get("avg", [])
-            ]
-            observations = on_grid(periods, start, end, minutes)
-            if len(observations) < 2:  # nothing to learn from yet: no forecast rather than a guess
-                return ZoneForecast(zone_id, end, current_value, {}, (), len(observations))
-            training, held_out = split_chronologically(observations)
-            selection = select_forecaster(training, held_out, tz=self.pricing.tz, params=self.forecast_params)
-            cached = (moment, selection, len(observations))
-            self._forecasters[(tenant, zone_id)] = cached
-        _, selection, count = cached
+        place = self.context.get_entity(tenant, zone_id)
+        types = place.get("type", ())
+        if self.terms.on_street not in types and self.terms.off_street not in types:
+            raise BadRequestData(f"{zone_id:.200} is not a parking zone or garage")
+        end = floor_to(moment, self.forecast_params.slot_minutes)
+        current_value = _number(value_of(place, self.terms.occupancy))
+        selection, count = self._selections(tenant, [place], moment)[zone_id]
+        if selection is None:  # nothing to learn from yet: no forecast rather than a guess
+            return ZoneForecast(zone_id, end, current_value, {}, (), count)
         predictions = {
             h: selection.served.predict(end, current_value, h) for h in self.forecast_params.horizons_minutes
         }
         return ZoneForecast(zone_id, end, current_value, predictions, selection.scores, count)
+
+    def _selections(
+        self, tenant: str, places: Sequence[Entity], moment: datetime
+    ) -> dict[str, tuple[ForecastSelection | None, int]]:
+        """The served forecaster of each zone or garage (None without enough history) and the slots it saw.
+
+        From the cache while younger than :data:`FORECAST_REFIT`; the others are fitted together,
+        from one batch read of their last weeks of occupancy.  Places without enough history are
+        cached too, so they cost no read until the next refit either.
+        """
+        out: dict[str, tuple[ForecastSelection | None, int]] = {}
+        stale = []
+        for place in places:
+            cached = self._forecasters.get((tenant, place["id"]))
+            if cached is not None and abs(moment - cached[0]) < FORECAST_REFIT:
+                out[place["id"]] = cached[1], cached[2]
+            else:
+                stale.append(place)
+        if not stale:
+            return out
+        minutes = self.forecast_params.slot_minutes
+        end = floor_to(moment, minutes)
+        start = end - self.forecast_history
+        for place_id, observations in self._occupancy_slots(tenant, stale, start, end, minutes).items():
+            selection = None
+            if len(observations) >= 2:
+                training, held_out = split_chronologically(observations)
+                selection = select_forecaster(training, held_out, tz=self.pricing.tz, params=self.forecast_params)
+            self._forecasters[(tenant, place_id)] = (moment, selection, len(observations))
+            out[place_id] = selection, len(observations)
+        return out
 
     # -- sessions and enforcement ----------------------------------------------------------
 
@@ -487,3 +809,13 @@ class ParkingService:
                     when = datetime.fromtimestamp(time_us / 1e6, UTC)
                     events.append(BayEvent(found.entity["id"], when, parse_status(instance.get("value"))))
         return events
+
+
+def _periods(
+    edges: Sequence[datetime], shares: Sequence[float | None]
+) -> list[tuple[datetime, datetime, float | None]]:
+    return [(start, end, share) for start, end, share in zip(edges, edges[1:], shares, strict=False)]
+
+
+def _with_estimate(candidate: ParkingCandidate, estimate: ArrivalEstimate) -> ParkingCandidate:
+    return replace(candidate, forecast_occupancy=estimate.occupancy, occupancy_sd=estimate.sd, basis=estimate.basis)

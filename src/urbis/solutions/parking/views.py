@@ -96,6 +96,75 @@ class ParkingOverview:
         return out
 
 
+def free_bays(spots: Iterable[Entity], terms: Terms) -> list[ParkingCandidate]:
+    """The bays that are free now and have a position, as guidance candidates (``site_id``: their zone).
+
+    Only free bays are offered: pointing a driver at a bay taken now helps no one, however its
+    street may change by the time they arrive.
+    """
+    out = []
+    for spot in spots:
+        if parse_status(value_of(spot, terms.status)) is not const.SpotStatus.FREE:
+            continue
+        lon, lat = _point(spot, terms)
+        if lon is None or lat is None:
+            continue
+        name = value_of(spot, terms.name)
+        site = value_of(spot, terms.site)
+        out.append(
+            ParkingCandidate(
+                place_id=spot["id"],
+                kind="bay",
+                lon=lon,
+                lat=lat,
+                capacity=1,
+                free=1,
+                name=name if isinstance(name, str) else spot["id"],
+                site_id=site if isinstance(site, str) else None,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class OccupancyHistory:
+    """The occupancy of a bay, zone, garage, district or the city over time, and now.
+
+    ``values`` hold ``(start, end, share)`` per period, the share None where nothing is known.
+    ``places`` counts the zones and garages behind a district or the city (1 for a place).
+    """
+
+    target: str
+    kind: str  # bay, zone, garage, district or city
+    period: str
+    start: datetime
+    end: datetime
+    current: float | None
+    places: int
+    values: list[tuple[datetime, datetime, float | None]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's shape."""
+        head: dict[str, Any] = {}
+        if self.kind in ("bay", "zone", "garage"):
+            head["id"] = self.target
+        elif self.kind == "district":
+            head["district"] = self.target
+        return {
+            **head,
+            "kind": self.kind,
+            "period": self.period,
+            "from": self.start,
+            "to": self.end,
+            "current": None if self.current is None else round(self.current, 4),
+            "places": self.places,
+            "values": [
+                {"from": start, "to": end, "occupancy": None if share is None else round(share, 4)}
+                for start, end, share in self.values
+            ],
+        }
+
+
 def occupancy_json(occupancy: Occupancy) -> dict[str, Any]:
     """The counts and rate of an occupancy, as the API shows them."""
     rate = occupancy.rate
