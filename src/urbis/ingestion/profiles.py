@@ -78,8 +78,11 @@ STREETLIGHT = DeviceProfile(
         MeasureMapping("power", "powerConsumption", unit_code="WTT", minimum=0.0, maximum=2000.0),
         MeasureMapping("energy", "energyConsumed", unit_code="KWH", minimum=0.0),
         MeasureMapping("status", "status", "text"),
+        # A pole-mounted presence (PIR or radar) sensor wired to the controller: true on a detection.
+        MeasureMapping("presence", "presenceDetected", "boolean"),
     ),
-    "Street-light controller: switching state, dim level (%), power (W), cumulative energy (kWh), status text.",
+    "Street-light controller: switching state, dim level (%), power (W), cumulative energy (kWh), status text, "
+    "presence detections.",
 )
 CABINET = DeviceProfile(
     "cabinet-meter",

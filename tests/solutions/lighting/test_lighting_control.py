@@ -239,3 +239,32 @@ def test_an_override_counts_in_the_estimated_energy(database: Database, tenant: 
     # 30 min off (1 W standby) then 30 min at 100 % (40 W + 1 W): 0.5 Wh + 20.5 Wh = 0.021 kWh.
     lamp = report.node(L1)
     assert lamp.figure.basis is EnergyBasis.ESTIMATED and lamp.figure.kwh == pytest.approx(0.021)
+
+
+def test_a_presence_detection_at_one_pole_boosts_its_whole_group_for_the_hold_time(
+    database: Database, tenant: str
+) -> None:
+    control = make_control(database, tenant)
+    lighting = control.lighting
+    adaptive = {
+        "level": 100,
+        "activePeriod": {"sunsetOffsetMinutes": 40, "sunriseOffsetMinutes": -40},
+        "presence": {"boostLevel": 100, "holdSeconds": 120, "backgroundLevel": 20},
+    }
+    lighting.put_program(tenant, "adaptive", adaptive, "op")
+    lighting.put_calendar(tenant, "quiet", {"defaultProgram": "adaptive"}, "op")
+    lighting.assign_calendar(tenant, GROUP, "quiet", "op")
+
+    lighting.evaluate_tenant(tenant, control.at(WINTER_EVENING))
+    assert feedback_of(control, tenant) == {L1: (20.0, "pending"), L2: (20.0, "pending")}
+
+    detected = WINTER_EVENING + timedelta(seconds=30)
+    control.report(tenant, [{"id": L2, "type": "Streetlight", "presenceDetected": prop(True, detected)}])
+    lighting.evaluate_tenant(tenant, control.at(WINTER_EVENING + timedelta(minutes=1)))
+    assert feedback_of(control, tenant) == {L1: (100.0, "pending"), L2: (100.0, "pending")}
+    (_, params) = control.sent(tenant, "lamp-1")[-1]
+    assert params["reason"] == DecisionReason.PRESENCE_BOOST.value
+
+    # The hold ends 120 s after the detection (20:02:30): back to the background level.
+    lighting.evaluate_tenant(tenant, control.at(WINTER_EVENING + timedelta(minutes=3)))
+    assert feedback_of(control, tenant) == {L1: (20.0, "pending"), L2: (20.0, "pending")}

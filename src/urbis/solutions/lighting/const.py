@@ -28,6 +28,7 @@ ILLUMINANCE_LEVEL = "illuminanceLevel"  # Smart Data Models: a fraction 0..1 (th
 POWER_CONSUMPTION = "powerConsumption"  # Streetlight: active power (W)
 ENERGY_CONSUMED = "energyConsumed"  # cumulative energy counter (kWh), lamp or cabinet
 STATUS = "status"  # Streetlight controller status text: "ok", "noSupply", ...
+PRESENCE_DETECTED = "presenceDetected"  # Streetlight / StreetlightGroup: true when a presence sensor fired
 POWER_RATING = "powerRating"  # Streetlight: rated power of the luminaire at 100 % (W)
 TOTAL_ACTIVE_POWER = "totalActivePower"  # StreetlightControlCabinet: power through the meter (W)
 VOLTAGE = "voltage"  # StreetlightControlCabinet: supply voltage (V)

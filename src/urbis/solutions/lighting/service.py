@@ -229,6 +229,9 @@ class _Installation:
     groups: dict[str, GroupView]
     lamp_sites: dict[str, Site]
     group_sites: dict[str, Site]
+    #: Presence detections that concern each lamp: a detection anywhere in a group boosts the
+    #: whole group (the street ahead lights up, not one pole).
+    detections: dict[str, tuple[datetime, ...]] = field(default_factory=dict)
 
     @property
     def topology(self) -> CircuitTopology:
@@ -365,7 +368,7 @@ class LightingService:
                 site = self._site(lamp.position)
             if site is not None:
                 lamp_sites[lamp.id] = site
-        return _Installation(lamps, cabinets, groups, lamp_sites, group_sites)
+        return _Installation(lamps, cabinets, groups, lamp_sites, group_sites, _detections(lamps, groups))
 
     @staticmethod
     def _targets(lamp: LampView) -> tuple[str, ...]:
@@ -446,9 +449,10 @@ class LightingService:
                 continue  # without a position there is no sun and no program to judge it by
             setup = control.setup(lamp.group_id, site, setups)
             targets = self._targets(lamp)
-            if not lamp.no_supply and self._near_transition(setup, targets, control.overrides, at):
+            detections = installation.detections.get(lamp.id, ())
+            if not lamp.no_supply and self._near_transition(setup, targets, control.overrides, detections, at):
                 continue
-            decision = decide_level(setup, at, targets=targets, overrides=control.overrides)
+            decision = decide_level(setup, at, targets=targets, overrides=control.overrides, detections=detections)
             curve = DimmingCurve(rated_w=lamp.rated_w or 0.0, standby_w=self.standby_w if lamp.rated_w else 0.0)
             lamp_reports.append(
                 LampReport(
@@ -474,12 +478,20 @@ class LightingService:
         return lamp_reports, cabinet_reports, judged
 
     def _near_transition(
-        self, setup: ControlSetup, targets: tuple[str, ...], overrides: Sequence[OverrideCommand], at: datetime
+        self,
+        setup: ControlSetup,
+        targets: tuple[str, ...],
+        overrides: Sequence[OverrideCommand],
+        detections: Sequence[datetime],
+        at: datetime,
     ) -> bool:
         margin = self.transition_margin
         if margin <= timedelta(0):
             return False
-        return bool(level_changes(setup, at - margin, at + margin, targets=targets, overrides=overrides))
+        changes = level_changes(
+            setup, at - margin, at + margin, targets=targets, overrides=overrides, detections=detections
+        )
+        return bool(changes)
 
     # -- control: commands and their feedback ---------------------------------------------
 
@@ -507,7 +519,13 @@ class LightingService:
             if site is None:
                 continue
             setup = control.setup(lamp.group_id, site, setups)
-            decision = decide_level(setup, now, targets=self._targets(lamp), overrides=control.overrides)
+            decision = decide_level(
+                setup,
+                now,
+                targets=self._targets(lamp),
+                overrides=control.overrides,
+                detections=installation.detections.get(lamp.id, ()),
+            )
             previous = last.get(lamp.id)
             if previous is None or abs(previous.level - decision.level) > LEVEL_EPSILON:
                 to_send.append((lamp, decision))
@@ -648,8 +666,8 @@ class LightingService:
         # Closed when the controller follows again (a new command alone proves nothing), when
         # another fault explains the lamp, or when the lamp is gone.
         for lamp_id in sorted(active - set(due)):
-            command = commands.get(lamp_id)
-            followed = command is None or command.feedback == FeedbackStatus.OK
+            latest = commands.get(lamp_id)
+            followed = latest is None or latest.feedback == FeedbackStatus.OK
             if followed or lamp_id in explained or cabinet_of.get(lamp_id) in explained:
                 self.operations.recover(tenant, SOLUTION, FEEDBACK_ALARM, lamp_id, now)
 
@@ -1014,6 +1032,25 @@ class LightingService:
                         at = datetime.fromtimestamp(observed_us / 1_000_000, UTC)
                         out.setdefault(found.entity["id"], []).append(CounterReading(at, float(value)))
         return {entity_id: clip_counter(readings, start, end) for entity_id, readings in out.items()}
+
+
+def _detections(lamps: Sequence[LampView], groups: dict[str, GroupView]) -> dict[str, tuple[datetime, ...]]:
+    """Each lamp's presence detections: its group's and its group members' (else its own)."""
+    by_group: dict[str, set[datetime]] = {}
+    for group in groups.values():
+        if group.presence_at is not None:
+            by_group.setdefault(group.id, set()).add(group.presence_at)
+    for lamp in lamps:
+        if lamp.group_id is not None and lamp.presence_at is not None:
+            by_group.setdefault(lamp.group_id, set()).add(lamp.presence_at)
+    out: dict[str, tuple[datetime, ...]] = {}
+    for lamp in lamps:
+        found = by_group.get(lamp.group_id, set()) if lamp.group_id is not None else set()
+        if lamp.group_id is None and lamp.presence_at is not None:
+            found = {lamp.presence_at}
+        if found:
+            out[lamp.id] = tuple(sorted(found))
+    return out
 
 
 def _reported_level(lamp: LampView, commanded: float) -> float | None:

@@ -34,6 +34,7 @@ class Terms:
         self.power = expand(const.POWER_CONSUMPTION)
         self.energy = expand(const.ENERGY_CONSUMED)
         self.status = expand(const.STATUS)
+        self.presence = expand(const.PRESENCE_DETECTED)
         self.rating = expand(const.POWER_RATING)
         self.voltage = expand(const.VOLTAGE)
         self.ref_group = expand(const.REF_STREETLIGHT_GROUP)
@@ -132,6 +133,7 @@ class LampView:
     status: str | None
     reported_at: datetime | None
     created_at: datetime | None
+    presence_at: datetime | None = None  # the latest presence detection at the lamp
 
     @property
     def no_supply(self) -> bool:
@@ -162,6 +164,18 @@ class GroupView:
     cabinet_id: str | None
     district: str | None
     position: tuple[float, float] | None
+    presence_at: datetime | None = None  # the latest detection of a sensor attached to the group
+
+
+def detected_at(entity: Entity, iri: str) -> datetime | None:
+    """When a presence attribute last said "detected": its ``observedAt`` while its value is true (or > 0)."""
+    instance = _instance(entity, iri)
+    if instance is None:
+        return None
+    value = instance.get("value")
+    if value is True or (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
+        return parse_instant(instance.get("observedAt"))
+    return None
 
 
 def _geometry(entity: Entity, terms: Terms) -> dict[str, object] | None:
@@ -193,6 +207,7 @@ def lamp_view(entity: Entity, terms: Terms) -> LampView:
         status=_text(value_of(entity, terms.status)),
         reported_at=reported_at(entity, terms.lamp_reported),
         created_at=parse_instant(entity.get("createdAt")),
+        presence_at=detected_at(entity, terms.presence),
     )
 
 
@@ -218,6 +233,7 @@ def group_view(entity: Entity, terms: Terms) -> GroupView:
         cabinet_id=_reference(entity, terms.ref_cabinet),
         district=_text(value_of(entity, terms.area)),
         position=_point(entity, terms),
+        presence_at=detected_at(entity, terms.presence),
     )
 
 
