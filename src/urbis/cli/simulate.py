@@ -20,6 +20,7 @@ import typer
 from urbis.core.settings import Settings
 
 if TYPE_CHECKING:
+    from urbis.sim.incidents import IncidentSpec
     from urbis.sim.provision import TokenStore, UrbisClient
     from urbis.sim.transport import Transport
     from urbis.sim.world import City
@@ -51,6 +52,18 @@ def _parse_faults(items: list[str]) -> dict[str, float]:
         except ValueError:
             raise typer.BadParameter(f"expected NAME=NUMBER, e.g. lamp_failure=0.01, got {item!r}") from None
     return overrides
+
+
+def _parse_incidents(items: list[str]) -> tuple[IncidentSpec, ...]:
+    from urbis.sim.incidents import parse_incident
+
+    specs = []
+    for item in items:
+        try:
+            specs.append(parse_incident(item))
+        except ValueError as exc:
+            raise typer.BadParameter(f"--incident {item!r}: {exc}") from None
+    return tuple(specs)
 
 
 def simulate_command(
@@ -108,6 +121,17 @@ def simulate_command(
     fault: Annotated[
         list[str] | None, typer.Option(help="Set one fault rate or mean duration, e.g. lamp_failure=0.01 (repeatable).")
     ] = None,
+    incident: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Script an incident, KIND:TARGET@WHEN+DURATION[/EVERY][=LEVEL] (repeatable), e.g. "
+            "day-burner:lamp-00012@-10m+20m, supply-loss:any@+5m+1h/4h, pm25-episode:Zentrum@-3h+2h=80; "
+            "see docs/simulator.md."
+        ),
+    ] = None,
+    light_interval: Annotated[
+        float, typer.Option(min=1, help="Seconds between the lamp controllers' and cabinet meters' periodic reports.")
+    ] = 900.0,
     garage_over_capacity: Annotated[bool, typer.Option(help="Let garages count a few more cars than spaces.")] = False,
     geojson: Annotated[
         Path | None, typer.Option(help="Write the city's map (districts, streets, devices) as GeoJSON.")
@@ -122,6 +146,7 @@ def simulate_command(
 ) -> None:
     """Run the simulated city of Bonn: lights, air-quality stations, parking bays and garages."""
     from urbis.sim.faults import FaultRates
+    from urbis.sim.incidents import IncidentPlan
     from urbis.sim.runner import RunPlan
     from urbis.sim.world import CityConfig, build_city
 
@@ -133,6 +158,7 @@ def simulate_command(
         rates = FaultRates().scaled(fault_scale).with_overrides(_parse_faults(fault or []))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    incidents = _parse_incidents(incident or [])
     settings = Settings()
     config = CityConfig(
         seed=seed,
@@ -141,9 +167,16 @@ def simulate_command(
         bays=bays,
         garages=garages,
         faults=rates,
+        incidents=incidents,
+        light_interval=light_interval,
         garage_over_capacity=garage_over_capacity,
     )
     city = build_city(config)
+    try:
+        # Targets are checked now, against the city (the live start only moves them in time).
+        IncidentPlan(incidents, city, anchor=0.0)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--incident: {exc}") from None
     if geojson is not None:
         geojson.write_bytes(orjson.dumps(city.feature_collection()))
         typer.echo(f"map written to {geojson}")

@@ -15,12 +15,14 @@ Europe/Berlin.  The shapes follow the domain reference (§1.5, §5.2, §5.3):
   ``PM = 0.524·raw − 0.0862·RH + 5.75`` (so raw readings run about 40 % high, more when
   humid), electrochemical NO2 with an O3 cross-sensitivity, more noise, own T/RH in a warm box;
 - faults: a stuck sensor repeats the values of the moment it got stuck; a drifting one
-  gains a few per cent a day.
+  gains a few per cent a day;
+- scripted PM2.5 episodes hold a station's PM2.5 background at a given level.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -98,18 +100,29 @@ def traffic_profile(hour: float, weekday: int) -> float:
     return night + 0.35 * bump(14.5, 3.5)
 
 
-class AirModel:
-    """The city's air: one weather driver and per-station pollution, for one seed."""
+#: ``(station id, instant) -> µg/m³`` while a PM2.5 episode holds the station, else None.
+EpisodeLevel = Callable[[str, float], float | None]
 
-    def __init__(self, seed: int):
+
+class AirModel:
+    """The city's air: one weather driver and per-station pollution, for one seed.
+
+    ``episodes`` tells the PM2.5 level scripted episodes hold a station at (see
+    :mod:`urbis.sim.incidents`); without it the air follows the weather alone.
+    """
+
+    def __init__(self, seed: int, episodes: EpisodeLevel | None = None):
         self.seed = seed
+        self.episodes = episodes
         self._weather_cache: tuple[int, Weather] | None = None
 
     def weather(self, t: float) -> Weather:
-        """The regional weather at ``t`` (the same for every station; cached per minute)."""
+        """The regional weather in the minute holding ``t`` (the same for every station)."""
         minute = int(t // 60)
         if self._weather_cache is not None and self._weather_cache[0] == minute:
             return self._weather_cache[1]
+        # The weather of the minute's start, so it does not depend on which instant asked first.
+        t = minute * 60.0
         seed = self.seed
         hour, _weekday, yday = local_hour(t)
         season = math.cos(2 * math.pi * (yday - 20) / 365.25)  # +1 mid-January, -1 mid-July
@@ -143,7 +156,13 @@ class AirModel:
         local = octaves(seed, f"local-{key}", t, ((6 * 3600.0, 0.25), (1800.0, 0.1)))
         # Night-time inversions trap particles; midday mixing dilutes them.
         boundary = 1.0 + 0.2 * math.cos(2 * math.pi * (hour - 7) / 24)
-        pm25 = weather.pm25_regional * boundary * (0.9 + 0.2 * station.urban) * math.exp(local)
+        episode = self.episodes(key, t) if self.episodes is not None else None
+        if episode is None:
+            pm25 = weather.pm25_regional * boundary * (0.9 + 0.2 * station.urban) * math.exp(local)
+        else:
+            # An episode (smoke, dust, a clean windy spell) outweighs the local weather: the
+            # background is the episode's level, only the station's own traffic adds to it.
+            pm25 = episode
         pm25 += 5.0 * station.traffic_exposure * traffic / dilution
         coarse = 0.5 + 0.25 * (1 - weather.humidity / 100) + 0.2 * station.traffic_exposure * traffic
         pm10 = pm25 * (1.0 + coarse) + 6.0 * station.traffic_exposure * traffic / dilution

@@ -30,6 +30,7 @@ from typing import Any
 
 from urbis.sim.air_quality import AirModel
 from urbis.sim.faults import Fault, FaultBook
+from urbis.sim.incidents import IncidentPlan
 from urbis.sim.lighting import BurnCalendar, LampEnergy, LampSpec, dim_percent, lamp_joules, lamp_power, level_for
 from urbis.sim.noise import gauss, spread, unit
 from urbis.sim.parking import BayProcess, GarageProcess
@@ -81,17 +82,27 @@ def _sorted_phases(phases: Sequence[float]) -> tuple[list[float], list[int]]:
 
 
 class CityEngine:
-    """Generates the devices' messages of a :class:`City` from ``start`` on."""
+    """Generates the devices' messages of a :class:`City` from ``start`` on.
 
-    def __init__(self, city: City, start: float):
+    ``anchor`` is the simulated instant the run goes live (default ``start``): the offsets of
+    the city's scripted incidents count from it.
+    """
+
+    def __init__(self, city: City, start: float, *, anchor: float | None = None):
         self.city = city
         config = city.config
         self.seed = config.seed
         self.start = start
         self.time = start
         self.calendar = BurnCalendar(config.dimming)
-        self.faults = FaultBook(config.seed, config.faults, [(d.id, d.device_type) for d in city.devices()])
-        self.air = AirModel(config.seed)
+        self.incidents = IncidentPlan(config.incidents, city, anchor=start if anchor is None else anchor)
+        self.faults = FaultBook(
+            config.seed,
+            config.faults,
+            [(d.id, d.device_type) for d in city.devices()],
+            scripted=self.incidents.faults_between if config.incidents else None,
+        )
+        self.air = AirModel(config.seed, self.incidents.pm25_level if self.incidents.has_episodes else None)
         self.counts = {"lights": 0, "cabinets": 0, "stations": 0, "bays": 0, "garages": 0}
         # Lighting: energy counters that have run since the lamps were installed.
         self._lamp_energy = [

@@ -21,7 +21,7 @@ Kinds (domain reference §2.4 and §1.5):
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
@@ -117,11 +117,22 @@ class Fault:
 
 
 class FaultBook:
-    """Every device's faults, drawn block by block as time moves on."""
+    """Every device's faults, drawn block by block as time moves on.
 
-    def __init__(self, seed: int, rates: FaultRates, devices: Iterable[tuple[str, str]]):
+    ``scripted`` gives the faults of scripted incidents (:mod:`urbis.sim.incidents`) starting
+    in a span of time; they join the random ones block by block and are treated alike.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        rates: FaultRates,
+        devices: Iterable[tuple[str, str]],
+        scripted: Callable[[float, float], Iterable[Fault]] | None = None,
+    ):
         self.seed = seed
         self.rates = rates
+        self._scripted = scripted
         self._plans: list[tuple[str, FaultKind, float, float]] = []
         for device_id, device_type in devices:
             for kind in APPLICABLE.get(device_type, ()):
@@ -146,6 +157,8 @@ class FaultBook:
                 duration = min(MAX_DURATION_SECONDS, max(60.0, rng.expovariate(1.0 / mean)))
                 new.append(Fault(device_id, kind, t, t + duration))
                 t += rng.expovariate(rate)
+        if self._scripted is not None:
+            new.extend(self._scripted(block_start, block_start + BLOCK_SECONDS))
         for fault in new:
             bisect.insort(self._by_device.setdefault(fault.device_id, []), fault, key=lambda f: f.start)
             bisect.insort(self._transitions, (fault.start, fault.device_id))

@@ -91,8 +91,10 @@ class Simulation:
         now = self.clock()
         live_from = live_start(plan, now)
         first = live_from - plan.backfill_days * DAY
-        engine = CityEngine(self.city, first)
+        engine = CityEngine(self.city, first, anchor=live_from)
         self.engine = engine
+        for line in engine.incidents.describe():
+            self.progress(line)
         report = RunReport(started=live_from, ended=first)
         boot = engine.boot()
         await self.transport.send(boot)

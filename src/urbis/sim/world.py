@@ -31,6 +31,7 @@ from urbis.sim.geography import (
     slug,
     to_lonlat,
 )
+from urbis.sim.incidents import IncidentSpec
 from urbis.sim.lighting import DimmingProfile, LampSpec
 from urbis.sim.noise import rng_for
 from urbis.sim.parking import GarageKind, ZoneKind
@@ -70,6 +71,7 @@ class CityConfig:
     garages: int = 10
     garage_over_capacity: bool = False
     faults: FaultRates = field(default_factory=FaultRates)
+    incidents: tuple[IncidentSpec, ...] = ()  # scripted on top of the random faults
     dimming: DimmingProfile = field(default_factory=DimmingProfile)
     light_interval: float = 900.0  # seconds between a lamp's (and a cabinet's) periodic reports
     bay_heartbeat: float = 3600.0
