@@ -19,7 +19,24 @@ AIR_QUALITY_INDEX = "airQualityIndex"  # the number of the index (US AQI value o
 AIR_QUALITY_LEVEL = "airQualityLevel"  # the category name of that index
 RELIABILITY = "reliability"  # 0..1: share of the inputs that passed quality control
 TEMPERATURE = "temperature"
-RELATIVE_HUMIDITY = "relativeHumidity"
+RELATIVE_HUMIDITY = "relativeHumidity"  # Smart Data Models: a fraction 0..1, not a percentage
+#: Urbis term (urbis-context.jsonld): ``"reference"`` or ``"low-cost"``.  A low-cost station's
+#: PM2.5 is corrected for humidity (Barkjohn 2021) when it also reports ``relativeHumidity``.
+SENSOR_GRADE = "sensorGrade"
+#: The two laser channels of a PurpleAir-style PM sensor are two instances of ``pm25`` (and
+#: ``pm10``) told apart by these NGSI-LD datasetIds: the attribute keeps its Smart Data Models
+#: name, and a station reporting one value simply leaves the datasetId out.
+CHANNEL_A_DATASET = "urn:ngsi-ld:Dataset:channelA"
+CHANNEL_B_DATASET = "urn:ngsi-ld:Dataset:channelB"
+#: The city's time zone when none is configured (local days of the daily means follow it).
+DEFAULT_TIMEZONE = "Europe/Berlin"
+
+
+class SensorGrade(StrEnum):
+    """How good a station's instruments are (the ``sensorGrade`` property)."""
+
+    REFERENCE = "reference"
+    LOW_COST = "low-cost"
 
 
 class Unit(StrEnum):

@@ -28,7 +28,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from statistics import median
@@ -70,6 +70,7 @@ class QcFlag(StrEnum):
     CHANNEL_DISAGREEMENT = "channel-disagreement"  # the two laser channels of a PM sensor disagree
     CHANNEL_MISSING = "channel-missing"  # one of the two channels did not report
     HUMIDITY_OUT_OF_RANGE = "humidity-out-of-range"  # the humidity used for a correction is impossible
+    HUMIDITY_MISSING = "humidity-missing"  # a reading that needs a humidity correction has no humidity for its hour
     NEGATIVE_AFTER_CORRECTION = "negative-after-correction"
 
 
@@ -668,6 +669,258 @@ def who_attained_level(
     return met[-1] if met else None
 
 
+# == daily values on the city's calendar =================================================
+
+DAILY_MIN_FRACTION = 0.75  # a day needs three quarters of its hours: 18 of 24 (18 of 23, 19 of 25)
+O3_DAY_START_HOUR = 7  # the daily 8-h O3 windows start 07:00–23:00 local standard time
+
+
+def local_day_start(day: date, tz: tzinfo) -> datetime:
+    """The UTC instant local day ``day`` begins in zone ``tz`` (its midnight, or the first instant after a gap)."""
+    # A midnight skipped by a DST change resolves to the pre-change offset, i.e. the change itself.
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def o3_day_start(day: date, tz: tzinfo) -> datetime:
+    """The UTC instant of 07:00 local *standard* time on ``day``: where its daily 8-h O3 windows begin.
+
+    Standard time all year (as the EPA rule has it), so an O3 day is always 24 hours.
+    """
+    noon = datetime.combine(day, time(12), tzinfo=tz)
+    standard = (noon.utcoffset() or timedelta(0)) - (noon.dst() or timedelta(0))
+    return datetime.combine(day, time(O3_DAY_START_HOUR), tzinfo=UTC) - standard
+
+
+def civil_day_mean(hourly: Sequence[float | None]) -> float | None:
+    """The mean of a local day's hourly means (None = missing), when 75 % of its hours have one.
+
+    A local day has 23, 24 or 25 hours (DST), so it needs 18, 18 or 19 valid hours.
+    """
+    if not 23 <= len(hourly) <= 25:
+        raise ValueError(f"a local day has 23 to 25 hourly values, got {len(hourly)}")
+    return mean_if_complete(hourly, math.ceil(len(hourly) * DAILY_MIN_FRACTION))
+
+
+class DayStatus(StrEnum):
+    """Whether a day's value counts."""
+
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"  # too few valid hours (or 8-h means): reported, never counted
+    IN_PROGRESS = "in-progress"  # the day (or its O3 windows) has not ended yet
+
+
+@dataclass(frozen=True, slots=True)
+class DailyValue:
+    """One day's value of one pollutant: the 24-h mean, or for O3 the daily maximum 8-h mean.
+
+    ``value`` is set only when the day is complete.  ``hours`` is how many hours the day has
+    (23–25 for a local day, 24 for an O3 day), ``valid_hours`` how many had a usable mean and
+    ``flagged_hours`` how many had a mean that quality control set aside.  For O3,
+    ``valid_averages`` counts the valid 8-h means (13 of 17 needed) and ``peak_start_hour`` is
+    the local standard hour the highest began.
+    """
+
+    day: date
+    status: DayStatus
+    value: float | None
+    hours: int
+    valid_hours: int
+    flagged_hours: int
+    valid_averages: int | None = None
+    peak_start_hour: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        """True when the value counts."""
+        return self.status is DayStatus.COMPLETE
+
+
+def daily_values(
+    pollutant: Pollutant,
+    origin: datetime,
+    hourly: Sequence[CheckedValue],
+    days: Sequence[date],
+    tz: tzinfo,
+    *,
+    until: datetime,
+) -> list[DailyValue]:
+    """Each day's value from hourly means on a grid of whole hours from ``origin`` (oldest first).
+
+    ``hourly[k]`` is the screened mean of the hour starting ``origin + k h``; an hour off the
+    grid is missing.  Days are local days of ``tz`` (23–25 hours, 75 % needed); O3 days run
+    from 07:00 to 07:00 local standard time and take :func:`o3_daily_max_8h`.  Hours from
+    ``until`` on have not ended: a day that reaches them is in progress (its value is left out
+    even if enough hours are in, as more may come).
+    """
+    start = require_utc(origin)
+    end = require_utc(until)
+    out: list[DailyValue] = []
+    for day in days:
+        if pollutant == Pollutant.O3:
+            first = o3_day_start(day, tz)
+            last = first + timedelta(hours=24)
+        else:
+            first, last = local_day_start(day, tz), local_day_start(day + timedelta(days=1), tz)
+        offset = (first - start) // HOUR
+        checked = [
+            hourly[position] if 0 <= position < len(hourly) else CheckedValue(None)
+            for position in range(offset, offset + (last - first) // HOUR)
+        ]
+        values = [item.value if item.usable else None for item in checked]
+        valid = sum(1 for value in values if value is not None)
+        flagged = sum(1 for item in checked if item.value is not None and item.flags)
+        if pollutant == Pollutant.O3:
+            peak = o3_daily_max_8h(values)
+            value, averages, peak_hour = peak.value, peak.valid_averages, peak.peak_start_hour
+        else:
+            value, averages, peak_hour = civil_day_mean(values), None, None
+        if last > end:
+            status, value, peak_hour = DayStatus.IN_PROGRESS, None, None
+        elif value is None:
+            status = DayStatus.INCOMPLETE
+        else:
+            status = DayStatus.COMPLETE
+        out.append(DailyValue(day, status, value, len(values), valid, flagged, averages, peak_hour))
+    return out
+
+
+# == WHO figures over a window of days ==================================================
+
+ANNUAL_MIN_DAYS = 365  # an annual mean needs a year of days in the window
+ANNUAL_MIN_CAPTURE = 0.90  # and 90 % of them valid (the EU's data-capture objective for annual means)
+
+
+@dataclass(frozen=True, slots=True)
+class WhoAnnualMean:
+    """The mean of a window's valid daily values against the WHO annual guideline.
+
+    ``assessed`` only when the window holds a whole year of ended days and 90 % of them are
+    valid; otherwise the mean is shown for information and ``exceeds`` is None.
+    """
+
+    value: float | None
+    valid_days: int
+    ended_days: int
+    guideline: GuidelineLevel
+    attained: GuidelineLevel | None  # the strictest level the mean meets (None: above IT-1)
+    assessed: bool
+
+    @property
+    def exceeds(self) -> bool | None:
+        """Whether the annual mean is above the guideline (None when not assessed)."""
+        if not self.assessed or self.value is None:
+            return None
+        return _decimal(self.value) > self.guideline.value
+
+
+@dataclass(frozen=True, slots=True)
+class WhoSummary:
+    """One pollutant at one station over a window: exceedance days and, where possible, the annual mean."""
+
+    pollutant: Pollutant
+    exceedances: WhoExceedances  # days above the short-term AQG (24-h; daily max 8-h for O3)
+    by_level: tuple[tuple[str, int], ...]  # days above each level, least strict first
+    incomplete_days: int
+    in_progress_days: int
+    annual: WhoAnnualMean | None  # None where WHO has no annual guideline (O3: peak season)
+
+
+def who_short_term_averaging(pollutant: Pollutant) -> Averaging:
+    """The averaging of the daily values WHO's short-term guideline reads: 8-h for O3, else 24-h."""
+    return Averaging.HOUR_8 if pollutant == Pollutant.O3 else Averaging.HOUR_24
+
+
+def who_summary(pollutant: Pollutant, daily: Sequence[DailyValue], table: WhoGuidelineTable = WHO_2021) -> WhoSummary:
+    """Exceedance days of the WHO short-term levels and the annual mean, from a window's daily values.
+
+    Only complete days count; incomplete and unfinished ones are counted apart.
+    """
+    averaging = who_short_term_averaging(pollutant)
+    values = [item.value if item.complete else None for item in daily]
+    short = table.guideline(pollutant, averaging)
+    if short is None:
+        raise ValueError(f"{table.id} has no {averaging.value} guideline for {pollutant.value}")
+    by_level = tuple(
+        (
+            level.name,
+            who_exceedances(values, pollutant, averaging=averaging, level=level.name, table=table).exceedance_days,
+        )
+        for level in short.levels
+    )
+    annual: WhoAnnualMean | None = None
+    long_term = table.guideline(pollutant, Averaging.ANNUAL)
+    if long_term is not None:
+        present = [value for value in values if value is not None]
+        ended = sum(1 for item in daily if item.status is not DayStatus.IN_PROGRESS)
+        mean = sum(present) / len(present) if present else None
+        annual = WhoAnnualMean(
+            mean,
+            len(present),
+            ended,
+            long_term.guideline,
+            None if mean is None else who_attained_level(pollutant, Averaging.ANNUAL, mean, table),
+            ended >= ANNUAL_MIN_DAYS and len(present) >= ANNUAL_MIN_CAPTURE * ended,
+        )
+    return WhoSummary(
+        pollutant,
+        who_exceedances(values, pollutant, averaging=averaging, table=table),
+        by_level,
+        sum(1 for item in daily if item.status is DayStatus.INCOMPLETE),
+        sum(1 for item in daily if item.status is DayStatus.IN_PROGRESS),
+        annual,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WhoAreaFigure:
+    """One pollutant over an area's stations: its worst station, and how many stations comply.
+
+    As in EU zone assessment, an area is as bad as its worst station: ``worst_station`` has the
+    most exceedance days (ties: the first id), ``not_complying`` counts stations beyond the
+    99th-percentile allowance, of the ``stations_with_data`` that had a valid day.  The annual
+    figure is likewise the highest assessed annual mean.
+    """
+
+    pollutant: Pollutant
+    stations_with_data: int
+    not_complying: int
+    worst_station: str | None
+    exceedance_days: int | None
+    annual_worst_station: str | None = None
+    annual_mean: float | None = None
+    annual_exceeding: int = 0
+
+
+def who_area(pollutant: Pollutant, stations: Sequence[tuple[str, WhoSummary]]) -> WhoAreaFigure:
+    """The area figure of ``pollutant`` from each station's summary (id, summary)."""
+    rated = sorted(
+        (
+            (summary.exceedances.exceedance_days, station)
+            for station, summary in stations
+            if summary.exceedances.valid_days
+        ),
+        key=lambda item: (-item[0], item[1]),
+    )
+    annual = sorted(
+        (
+            (summary.annual.value, station)
+            for station, summary in stations
+            if summary.annual is not None and summary.annual.assessed and summary.annual.value is not None
+        ),
+        key=lambda item: (-item[0], item[1]),
+    )
+    return WhoAreaFigure(
+        pollutant,
+        len(rated),
+        sum(1 for station, summary in stations if summary.exceedances.valid_days and not summary.exceedances.complies),
+        rated[0][1] if rated else None,
+        rated[0][0] if rated else None,
+        annual[0][1] if annual else None,
+        annual[0][0] if annual else None,
+        sum(1 for _, summary in stations if summary.annual is not None and summary.annual.exceeds),
+    )
+
+
 # == quality control ===================================================================
 
 BARKJOHN_2021_US = "epa-barkjohn-2021-us-wide"  # the correction's id, stored with every corrected value
@@ -799,15 +1052,95 @@ def correct_pm25_barkjohn_2021(pa_cf1: float, relative_humidity: float) -> Corre
     return CorrectedPm(corrected, BARKJOHN_2021_US, tuple(flags))
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedHour:
+    """One hourly mean of a PM series on its way to the indices: the inputs and what became of them.
+
+    ``raw`` is the A/B mean (or the single reported value) and ``value`` what the indices get:
+    ``raw`` corrected for humidity when ``method`` names a correction, else ``raw`` itself.
+    ``flags`` are those of the channel test and the correction; screening adds its own.
+    """
+
+    value: float | None
+    flags: tuple[QcFlag, ...] = ()
+    raw: float | None = None
+    channel_a: float | None = None
+    channel_b: float | None = None
+    relative_humidity: float | None = None  # %, as the correction used it
+    method: str | None = None  # the correction applied (None: the value is as reported)
+
+
+def prepare_pm_hours(
+    *,
+    single: Sequence[float | None] | None = None,
+    channel_a: Sequence[float | None] | None = None,
+    channel_b: Sequence[float | None] | None = None,
+    humidity_percent: Sequence[float | None] | None = None,
+    params: QualityControlParams = DEFAULT_QUALITY_CONTROL,
+) -> list[PreparedHour]:
+    """Hourly PM means (µg/m³, oldest first) from A/B channels or a single value, corrected when asked.
+
+    When either channel series is given the channels decide (``single`` is ignored): each hour
+    is their mean by :func:`combine_channels`, flagged when they disagree or one is missing; an
+    hour neither reported stays missing.  When ``humidity_percent`` is given (a low-cost PM2.5
+    sensor), each hour is corrected by :func:`correct_pm25_barkjohn_2021` with that hour's
+    humidity in %; an hour without humidity keeps its raw value but is flagged
+    ``humidity-missing`` (a raw low-cost value runs about 40 % high, so it must not reach an
+    index uncorrected).  All series have one entry per hour.
+    """
+    given = [series for series in (single, channel_a, channel_b, humidity_percent) if series is not None]
+    hours = len(given[0]) if given else 0
+    if any(len(series) != hours for series in given):
+        raise ValueError("every series needs one value per hour")
+    channels = channel_a is not None or channel_b is not None
+    out: list[PreparedHour] = []
+    for hour in range(hours):
+        a = channel_a[hour] if channel_a is not None else None
+        b = channel_b[hour] if channel_b is not None else None
+        flags: tuple[QcFlag, ...] = ()
+        if channels:
+            if a is None and b is None:
+                raw = None
+            else:
+                combined = combine_channels(
+                    a, b, absolute_limit=params.channel_absolute_limit, relative_limit=params.channel_relative_limit
+                )
+                raw, flags = combined.value, combined.flags
+        else:
+            raw = single[hour] if single is not None else None
+        if raw is None or humidity_percent is None:
+            out.append(PreparedHour(raw, flags, raw, a, b))
+            continue
+        humidity = humidity_percent[hour]
+        if humidity is None:
+            out.append(PreparedHour(raw, (*flags, QcFlag.HUMIDITY_MISSING), raw, a, b))
+            continue
+        corrected = correct_pm25_barkjohn_2021(raw, humidity)
+        out.append(PreparedHour(corrected.value, (*flags, *corrected.flags), raw, a, b, humidity, corrected.method))
+    return out
+
+
 def screen_series(
-    values: Sequence[float | None], spec: PollutantSpec, params: QualityControlParams = DEFAULT_QUALITY_CONTROL
+    values: Sequence[float | None],
+    spec: PollutantSpec,
+    params: QualityControlParams = DEFAULT_QUALITY_CONTROL,
+    *,
+    prior_flags: Sequence[tuple[QcFlag, ...]] | None = None,
 ) -> list[CheckedValue]:
     """Range, flatline and spike checks over a series (oldest first), one result per reading.
 
     Out-of-range readings do not take part in the spike check, so one absurd value cannot hide
-    its neighbours' spikes.  Missing readings stay missing, without flags.
+    its neighbours' spikes; nor do readings that earlier steps flagged (``prior_flags``, one
+    tuple per reading, e.g. from :func:`prepare_pm_hours`), whose flags come first in the result.
+    Missing readings stay missing, without flags.
     """
-    in_range = [value if value is not None and not check_range(value, spec) else None for value in values]
+    if prior_flags is not None and len(prior_flags) != len(values):
+        raise ValueError("prior_flags needs one entry per reading")
+    earlier = prior_flags or [()] * len(values)
+    in_range = [
+        value if value is not None and not check_range(value, spec) and not earlier[position] else None
+        for position, value in enumerate(values)
+    ]
     stuck = flag_flatline(values, min_run=params.flatline_run, tolerance=params.flatline_tolerance)
     spikes = flag_spikes(
         in_range,
@@ -820,7 +1153,7 @@ def screen_series(
         if value is None:
             checked.append(CheckedValue(None))
             continue
-        flags = list(check_range(value, spec))
+        flags = [*earlier[position], *check_range(value, spec)]
         if stuck[position]:
             flags.append(QcFlag.STUCK)
         if spikes[position]:
