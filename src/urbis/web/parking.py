@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -10,8 +11,8 @@ from starlette.responses import Response
 from urbis.core.auth.roles import can_manage_operations, can_read_context, can_read_operations, require
 from urbis.core.errors import BadRequestData
 from urbis.solutions.parking.const import DEFAULT_GUIDANCE, GuidanceParams
-from urbis.solutions.parking.guidance import GuidanceOption
-from urbis.solutions.parking.service import ParkingService
+from urbis.solutions.parking.guidance import GuidanceOption, PlaceKind
+from urbis.solutions.parking.service import ALL_KINDS, ParkingService
 from urbis.solutions.parking.sessions import ParkingSession
 from urbis.solutions.parking.views import occupancy_json
 from urbis.web.deps import current_actor, require_read
@@ -19,6 +20,13 @@ from urbis.web.ngsild.common import call, check_params, read_json, tenant_of
 from urbis.web.params import int_param, json_response, page_limit, page_offset, text_param
 
 router = APIRouter(prefix="/api/v1/parking", tags=["parking"])
+
+#: How far ahead guidance plans: the weekday-and-slot mean repeats weekly, so a week is its horizon.
+MAX_ARRIVAL_AHEAD = timedelta(days=7)
+#: An ``arriveAt`` this far in the past is read as now (clocks differ); earlier is a mistake.
+ARRIVAL_SKEW = timedelta(minutes=5)
+#: The default window of the occupancy history: the last day.
+DEFAULT_HISTORY_WINDOW = timedelta(days=1)
 
 
 def _parking(request: Request) -> ParkingService:
@@ -41,9 +49,51 @@ def _float_param(request: Request, name: str, low: float, high: float, default: 
     return value
 
 
+def _instant_param(request: Request, name: str) -> datetime | None:
+    raw = text_param(request, name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequestData(f"'{name}' must be an ISO 8601 date-time, got {raw!r:.40}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise BadRequestData(f"'{name}' must carry a time zone (e.g. 'Z' or '+01:00'), got {raw!r:.40}")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # a date at the very edge of the calendar
+        raise BadRequestData(f"'{name}' lies outside the calendar Urbis can use, got {raw!r:.40}") from None
+
+
+def _arrival(request: Request, now: datetime) -> datetime:
+    """``arriveAt`` (ISO 8601 with a zone) or ``arrivalMinutes`` from now; neither means now."""
+    arrive_at = _instant_param(request, "arriveAt")
+    if arrive_at is not None and "arrivalMinutes" in request.query_params:
+        raise BadRequestData("give 'arriveAt' or 'arrivalMinutes', not both")
+    if arrive_at is None:
+        minutes = int_param(request, "arrivalMinutes", 0, maximum=MAX_ARRIVAL_AHEAD // timedelta(minutes=1))
+        return now + timedelta(minutes=minutes)
+    if arrive_at < now - ARRIVAL_SKEW:
+        raise BadRequestData("'arriveAt' lies in the past")
+    if arrive_at > now + MAX_ARRIVAL_AHEAD:
+        raise BadRequestData(f"'arriveAt' is at most {MAX_ARRIVAL_AHEAD.days} days ahead")
+    return max(arrive_at, now)
+
+
+def _kinds(request: Request) -> frozenset[PlaceKind]:
+    raw = text_param(request, "kinds")
+    if raw is None:
+        return ALL_KINDS
+    names = {name.strip() for name in raw.split(",")}
+    chosen = frozenset(kind for kind in ALL_KINDS if kind in names)
+    if not names or names - set(chosen):
+        raise BadRequestData(f"'kinds' is a comma-separated list of bay, zone and garage, got {raw!r:.40}")
+    return chosen
+
+
 def _option_json(option: GuidanceOption) -> dict[str, object]:
     place = option.candidate
-    return {
+    document: dict[str, object] = {
         "id": place.place_id,
         "kind": place.kind,
         "name": place.name,
@@ -52,9 +102,14 @@ def _option_json(option: GuidanceOption) -> dict[str, object]:
         "free": place.free,
         "walkingDistance": round(option.walking_m),
         "occupancyOnArrival": round(option.occupancy_on_arrival, 4),
+        "occupancyBasis": place.basis,
+        "occupancySd": round(option.occupancy_sd, 4),
         "probabilityOfSpace": round(option.probability_free, 4),
         "score": round(option.expected_cost_m, 1),
     }
+    if place.kind == "bay":
+        document["zoneId"] = place.site_id
+    return document
 
 
 @router.get("/occupancy", summary="Live parking occupancy")
@@ -84,12 +139,16 @@ async def occupancy_summary(request: Request) -> Response:
 async def guidance(request: Request) -> Response:
     """``lon``, ``lat`` of the destination; ``maxWalk`` metres (default 600), ``limit`` (default 5).
 
-    Options are ranked by an expected cost in metres: the walk plus, weighted by the chance
-    of finding no space on arrival, the cost of driving on.
+    ``arriveAt`` (ISO 8601 with a zone) or ``arrivalMinutes`` from now (up to 7 days) say when
+    the driver arrives; neither means now, judged by the live occupancy.  ``kinds`` narrows the
+    options (``bay,zone,garage``, all by default).  Options are ranked by an expected cost in
+    metres: the walk plus, weighted by the chance of finding no space on arrival, the cost of
+    driving on; each says which occupancy it used (``occupancyBasis``: live, forecast or
+    historical mean) and the figure.
     """
     tenant = tenant_of(request)
     await require_read(request, tenant)
-    check_params(request, {"lon", "lat", "maxWalk", "limit"})
+    check_params(request, {"lon", "lat", "maxWalk", "limit", "arriveAt", "arrivalMinutes", "kinds"})
     lon = _float_param(request, "lon", -180.0, 180.0)
     lat = _float_param(request, "lat", -90.0, 90.0)
     params = GuidanceParams(
@@ -98,11 +157,47 @@ async def guidance(request: Request) -> Response:
         detour_factor=DEFAULT_GUIDANCE.detour_factor,
         miss_penalty_m=DEFAULT_GUIDANCE.miss_penalty_m,
         occupancy_sd=DEFAULT_GUIDANCE.occupancy_sd,
+        live_window=DEFAULT_GUIDANCE.live_window,
     )
-    options = await call(_parking(request).guidance, tenant, lon, lat, params)
+    service = _parking(request)
+    now = service.clock.now()
+    arrival = _arrival(request, now)
+    kinds = _kinds(request)
+    options = await call(service.guidance, tenant, lon, lat, params, arrive_at=arrival, kinds=kinds, now=now)
     return json_response(
-        {"destination": {"type": "Point", "coordinates": [lon, lat]}, "options": [_option_json(o) for o in options]}
+        {
+            "destination": {"type": "Point", "coordinates": [lon, lat]},
+            "at": now,
+            "arriveAt": arrival,
+            "options": [_option_json(o) for o in options],
+        }
     )
+
+
+@router.get("/occupancy/history", summary="Past occupancy of a bay, zone, garage, district or the city")
+async def occupancy_history(request: Request) -> Response:
+    """``id`` (a bay, zone or garage) or ``district`` (a district name); neither: the city.
+
+    ``from``/``to`` (ISO 8601 with a zone; default the last day, ``to`` at most now) and
+    ``period`` (``PT15M``, ``PT1H`` default, ``P1D``): windows of at most 31, 92 and 366 days.
+    Periods run from ``from``; each value is a time-weighted share of the spaces taken.
+    """
+    tenant = tenant_of(request)
+    await require_read(request, tenant)
+    check_params(request, {"id", "district", "from", "to", "period"})
+    service = _parking(request)
+    end = _instant_param(request, "to") or service.clock.now()
+    start = _instant_param(request, "from") or end - DEFAULT_HISTORY_WINDOW
+    history = await call(
+        service.occupancy_history,
+        tenant,
+        place_id=text_param(request, "id"),
+        district=text_param(request, "district"),
+        start=start,
+        end=end,
+        period=text_param(request, "period") or "PT1H",
+    )
+    return json_response(history.to_json())
 
 
 # -- prices -----------------------------------------------------------------------------------
@@ -157,9 +252,9 @@ async def review_rates(request: Request) -> Response:
     return json_response([d.to_record() for d in decisions])
 
 
-@router.get("/forecast", summary="A zone's occupancy 15, 30 and 60 minutes ahead")
+@router.get("/forecast", summary="A zone's or garage's occupancy 15, 30 and 60 minutes ahead")
 async def forecast(request: Request) -> Response:
-    """``zoneId``; the predictions, and per horizon the held-out error of the model and of the weekday/slot mean."""
+    """``zoneId`` (a zone or a garage); the predictions, and per horizon the held-out error of the model and the mean."""
     tenant = tenant_of(request)
     await require_read(request, tenant)
     check_params(request, {"zoneId"})
