@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -82,6 +83,85 @@ def test_bad_guidance_requests_are_400(client: TestClient, query: dict[str, str]
     assert_problem(client.get("/api/v1/parking/guidance", params=query), 400)
 
 
+def test_guidance_for_a_later_arrival_says_which_occupancy_it_used(client: TestClient, tenant: str) -> None:
+    seed(client, tenant)
+    now = client.get("/api/v1/parking/guidance", params={"lon": 7.1002, "lat": 50.7301}).json()
+    (option,) = now["options"]
+    assert (option["occupancyBasis"], option["occupancyOnArrival"], option["occupancySd"]) == ("live", 0.25, 0.05)
+    assert now["arriveAt"] == now["at"]  # no arrival given: now
+    later = client.get(
+        "/api/v1/parking/guidance", params={"lon": 7.1002, "lat": 50.7301, "arrivalMinutes": "30"}
+    ).json()
+    # 30 minutes on, exactly: the zone has no history to forecast from, so its live share is used.
+    assert datetime.fromisoformat(later["arriveAt"]) - datetime.fromisoformat(later["at"]) == timedelta(minutes=30)
+    (option,) = later["options"]
+    assert option["occupancyBasis"] == "live" and option["occupancyOnArrival"] == 0.25
+    arrive_at = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    planned = client.get(
+        "/api/v1/parking/guidance", params={"lon": 7.1002, "lat": 50.7301, "arriveAt": arrive_at, "kinds": "garage"}
+    ).json()
+    assert planned["options"] == []  # no garage in this city
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"arriveAt": "2030-01-01T08:00:00Z", "arrivalMinutes": "10"},  # one or the other
+        {"arriveAt": "2026-11-24T08:00:00"},  # no time zone
+        {"arriveAt": "tomorrow"},
+        {"arriveAt": "2000-01-01T08:00:00Z"},  # in the past
+        {"arriveAt": "2999-01-01T08:00:00Z"},  # beyond a week
+        {"arrivalMinutes": "-5"},
+        {"arrivalMinutes": "10081"},
+        {"kinds": "car"},
+        {"kinds": ""},
+    ],
+)
+def test_bad_arrivals_and_kinds_are_400(client: TestClient, extra: dict[str, str]) -> None:
+    assert_problem(client.get("/api/v1/parking/guidance", params={"lon": "7.1", "lat": "50", **extra}), 400)
+
+
+def test_occupancy_history(client: TestClient, tenant: str) -> None:
+    seed(client, tenant)
+    zone = client.get("/api/v1/parking/occupancy/history", params={"id": "urn:ngsi-ld:OnStreetParking:z1"}).json()
+    # The last day by the hour; the zone's occupancy was never written back here (no solution runs), so unknown.
+    assert (zone["id"], zone["kind"], zone["period"], zone["current"], zone["places"]) == (
+        "urn:ngsi-ld:OnStreetParking:z1",
+        "zone",
+        "PT1H",
+        0.25,
+        1,
+    )
+    assert len(zone["values"]) == 24 and {v["occupancy"] for v in zone["values"]} == {None}
+    bay = client.get(
+        "/api/v1/parking/occupancy/history", params={"id": "urn:ngsi-ld:ParkingSpot:b0", "period": "PT15M"}
+    ).json()
+    assert bay["kind"] == "bay" and bay["current"] == 1.0 and len(bay["values"]) == 96
+    district = client.get("/api/v1/parking/occupancy/history", params={"district": "Centre", "period": "P1D"}).json()
+    assert (district["district"], district["kind"], len(district["values"])) == ("Centre", "district", 1)
+    city = client.get("/api/v1/parking/occupancy/history").json()
+    assert city["kind"] == "city" and city["current"] == 0.25
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"period": "PT5M"}, 400),
+        ({"from": "2026-11-01T00:00:00"}, 400),  # no time zone
+        ({"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, 400),
+        ({"from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z", "period": "PT15M"}, 400),  # > 31 days
+        ({"to": "0001-01-01T00:00:00Z"}, 400),  # a day before the calendar's first
+        ({"id": "urn:ngsi-ld:OnStreetParking:z1", "district": "Centre"}, 400),
+        ({"zoneId": "urn:ngsi-ld:OnStreetParking:z1"}, 400),
+        ({"district": "Atlantis"}, 404),
+        ({"id": "urn:ngsi-ld:OnStreetParking:nope"}, 404),
+    ],
+)
+def test_bad_history_requests_are_4xx(client: TestClient, tenant: str, query: dict[str, str], status: int) -> None:
+    seed(client, tenant)
+    assert_problem(client.get("/api/v1/parking/occupancy/history", params=query), status)
+
+
 def test_reading_follows_the_context_read_rules(db_url: str, tenant: str) -> None:
     app = create_app(make_settings(db_url, tenant, ngsild_open=False))
     with TestClient(app) as client:
@@ -127,6 +207,7 @@ def test_forecast_requests(client: TestClient, tenant: str) -> None:
     seed(client, tenant)
     assert_problem(client.get("/api/v1/parking/forecast"), 400)
     assert_problem(client.get("/api/v1/parking/forecast", params={"zoneId": "urn:ngsi-ld:OnStreetParking:nope"}), 404)
+    assert_problem(client.get("/api/v1/parking/forecast", params={"zoneId": "urn:ngsi-ld:ParkingSpot:b0"}), 400)
     answer = client.get("/api/v1/parking/forecast", params={"zoneId": "urn:ngsi-ld:OnStreetParking:z1"}).json()
     assert (answer["zoneId"], answer["horizons"], answer["observations"]) == ("urn:ngsi-ld:OnStreetParking:z1", [], 0)
 

@@ -187,7 +187,10 @@ async def occupancy_history(request: Request) -> Response:
     check_params(request, {"id", "district", "from", "to", "period"})
     service = _parking(request)
     end = _instant_param(request, "to") or service.clock.now()
-    start = _instant_param(request, "from") or end - DEFAULT_HISTORY_WINDOW
+    try:
+        start = _instant_param(request, "from") or end - DEFAULT_HISTORY_WINDOW
+    except OverflowError:  # 'to' on the calendar's first day
+        raise BadRequestData("'to' lies too early for a day's window; give 'from' as well") from None
     history = await call(
         service.occupancy_history,
         tenant,
