@@ -42,10 +42,12 @@ class CountingTemporal(TemporalService):
     """The temporal service, counting the history reads (to show forecasters are fitted once, in a batch)."""
 
     reads = 0
+    tenant = ""
 
-    def history_of(self, *args: Any, **kwargs: Any) -> Any:
-        self.reads += 1
-        return super().history_of(*args, **kwargs)
+    def history_of(self, tenant: str, *args: Any, **kwargs: Any) -> Any:
+        # The evaluation visits every tenant of the shared test database: count this test's only.
+        self.reads += tenant == self.tenant
+        return super().history_of(tenant, *args, **kwargs)
 
 
 @pytest.fixture
@@ -88,14 +90,10 @@ def parking(database: Database, tenant: str) -> ParkingService:
             }
         )
     assert not context.upsert_documents(tenant, documents).errors
-    return ParkingService(
-        context,
-        EXPAND,
-        clock=clock,
-        # Raw history, not roll-ups: this fixed clock stamps rows as recorded in the past.
-        temporal=CountingTemporal(database, context, instance_limit=1000, use_rollups=False),
-        pricing=PricingSetup(tz=BERLIN),
-    )
+    # Raw history, not roll-ups: this fixed clock stamps rows as recorded in the past.
+    temporal = CountingTemporal(database, context, instance_limit=1000, use_rollups=False)
+    temporal.tenant = tenant
+    return ParkingService(context, EXPAND, clock=clock, temporal=temporal, pricing=PricingSetup(tz=BERLIN))
 
 
 def by_id(options: list[GuidanceOption]) -> dict[str, GuidanceOption]:
@@ -152,3 +150,12 @@ def test_arriving_in_30_minutes_uses_the_forecast_and_fits_once(parking: Parking
 def test_kinds_narrow_the_options(parking: ParkingService, tenant: str) -> None:
     options = parking.guidance(tenant, *DEST, PARAMS, kinds=frozenset({"garage"}))
     assert [o.candidate.place_id for o in options] == [GARAGE]
+
+
+def test_the_background_evaluation_fits_the_forecasters_for_the_requests(parking: ParkingService, tenant: str) -> None:
+    temporal = parking.temporal
+    assert isinstance(temporal, CountingTemporal)
+    parking.evaluate(NOW)
+    assert temporal.reads == 2  # both places, one batch
+    options = by_id(parking.guidance(tenant, *DEST, PARAMS, arrive_at=NOW + timedelta(minutes=30)))
+    assert options[ZONE].candidate.basis == "forecast" and temporal.reads == 2

@@ -15,7 +15,10 @@ beta-binomial model.  Then
     P(full) = E[Pⁿ] = ∏_{i=0}^{n-1} (a + i) / (a + b + i),   a = p·κ, b = (1 − p)·κ,
     κ = p(1 − p) / sd² − 1,
 
-and the probability of finding a space is ``1 − P(full)``.  For one bay it is ``1 − p``
+and the probability of finding a space is ``1 − P(full)``.  Each place brings its own ``p``
+and ``sd`` for the arrival time (:func:`~.forecast.estimate_on_arrival`: the live share, the
+forecast, or the historical mean, with the held-out error of what is served); a place without
+one gets ``GuidanceParams.occupancy_sd``.  For one bay it is ``1 − p``
 whatever ``sd``; with ``sd → 0`` it tends to the independent ``1 − pⁿ``; a larger ``sd``
 makes a big, nearly full car park less of a sure thing.  It ignores other drivers heading
 for the same spaces, so it is an upper bound when guidance sends many cars to one place.

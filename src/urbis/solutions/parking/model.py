@@ -1,8 +1,8 @@
 """The pure rules of smart parking, gathered in one place.
 
 The rules live in small modules of this package — :mod:`.occupancy` (counts and rates),
-:mod:`.guidance` (where to park), :mod:`.forecast` (occupancy ahead and the baseline it must
-beat), :mod:`.pricing` (the SFpark step rule) and :mod:`.sessions` (time limits and
+:mod:`.guidance` (where to park), :mod:`.forecast` (occupancy ahead, the baseline it must
+beat, and the occupancy on a driver's arrival), :mod:`.pricing` (the SFpark step rule) and :mod:`.sessions` (time limits and
 enforcement) — and are re-exported here, so that services import ``parking.model`` as every
 solution does.  Nothing here reads the clock or touches storage: time is a parameter.
 """
@@ -10,17 +10,20 @@ solution does.  Nothing here reads the clock or touches storage: time is a param
 from __future__ import annotations
 
 from urbis.solutions.parking.forecast import (
+    ArrivalEstimate,
     DeviationForecaster,
     ForecastSelection,
     HistoricalBaseline,
     HorizonScore,
     OccupancyObservation,
     beats_baseline,
+    estimate_on_arrival,
     evaluate_forecaster,
     fit_baseline,
     fit_deviation_weights,
     fit_forecaster,
     select_forecaster,
+    served_mae,
     split_chronologically,
 )
 from urbis.solutions.parking.guidance import (
@@ -39,6 +42,7 @@ from urbis.solutions.parking.occupancy import (
     bay_occupancy,
     garage_occupancy,
     parse_status,
+    step_means,
     time_weighted_occupancy,
     zone_occupancy,
     zone_time_weighted_occupancy,
@@ -70,6 +74,7 @@ from urbis.solutions.parking.sessions import (
 from urbis.solutions.parking.timebands import TimeBand, band_at
 
 __all__ = [
+    "ArrivalEstimate",
     "BayEvent",
     "BayState",
     "ComplianceReport",
@@ -100,6 +105,7 @@ __all__ = [
     "bay_states_at",
     "beats_baseline",
     "check_compliance",
+    "estimate_on_arrival",
     "evaluate_forecaster",
     "fit_baseline",
     "fit_deviation_weights",
@@ -115,8 +121,10 @@ __all__ = [
     "recommend_price",
     "recommend_prices",
     "select_forecaster",
+    "served_mae",
     "split_chronologically",
     "start_session",
+    "step_means",
     "time_weighted_occupancy",
     "zone_occupancy",
     "zone_time_weighted_occupancy",

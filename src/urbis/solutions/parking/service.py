@@ -301,10 +301,12 @@ class ParkingService:
     # -- the periodic evaluation -----------------------------------------------------------
 
     def evaluate(self, now: datetime) -> int:
-        """Write changed zone occupancies back in every tenant; review prices daily; forget old sessions."""
+        """Write changed occupancies back and refit stale forecasters in every tenant; review prices daily; forget old sessions."""
         written = 0
         for tenant in self.context.tenants():
             written += self.evaluate_tenant(tenant, now)
+            if self.temporal is not None:
+                self.refresh_forecasters(tenant, now)
             last = self._last_review.get(tenant)
             if (
                 self.db is not None
@@ -660,6 +662,19 @@ class ParkingService:
             h: selection.served.predict(end, current_value, h) for h in self.forecast_params.horizons_minutes
         }
         return ZoneForecast(zone_id, end, current_value, predictions, selection.scores, count)
+
+    def refresh_forecasters(self, tenant: str, now: datetime) -> int:
+        """Refit the stale forecasters of every zone and garage, so that guidance finds them cached.
+
+        The background evaluation calls this: the hourly refit (one batch read of a few weeks of
+        history) then happens there rather than in the first guidance request of the hour.
+        Returns how many places have a served forecaster.
+        """
+        places = [
+            *self.context.entities_of_type(tenant, self.terms.on_street),
+            *self.context.entities_of_type(tenant, self.terms.off_street),
+        ]
+        return sum(selection is not None for selection, _ in self._selections(tenant, places, now).values())
 
     def _selections(
         self, tenant: str, places: Sequence[Entity], moment: datetime
