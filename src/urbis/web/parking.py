@@ -174,9 +174,9 @@ async def guidance(request: Request) -> Response:
     )
 
 
-@router.get("/occupancy/history", summary="Past occupancy of a bay, zone, garage, district or the city")
+@router.get("/occupancy/history", summary="Past occupancy of a bay, zone, garage, group, district or the city")
 async def occupancy_history(request: Request) -> Response:
-    """``id`` (a bay, zone or garage) or ``district`` (a district name); neither: the city.
+    """``id`` (a bay, zone, garage or group) or ``district`` (a district name); neither: the city.
 
     ``from``/``to`` (ISO 8601 with a zone; default the last day, ``to`` at most now) and
     ``period`` (``PT15M``, ``PT1H`` default, ``P1D``): windows of at most 31, 92 and 366 days.

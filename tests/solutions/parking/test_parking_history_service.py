@@ -23,6 +23,7 @@ EXPAND = ContextResolver(base_url="http://localhost").resolve(URBIS_CONTEXT_URL)
 Z1, Z2 = "urn:ngsi-ld:OnStreetParking:z1", "urn:ngsi-ld:OnStreetParking:z2"
 G1 = "urn:ngsi-ld:OffStreetParking:g1"
 B1 = "urn:ngsi-ld:ParkingSpot:z1-b1"
+L1 = "urn:ngsi-ld:ParkingGroup:g1-level1"  # a level of the garage
 
 
 def at(hh_mm: str) -> datetime:
@@ -49,6 +50,7 @@ def parking(database: Database, tenant: str) -> ParkingService:
             "occupiedSpotNumber": prop(20),
         },
         {"id": "urn:ngsi-ld:Streetlight:l1", "type": "Streetlight"},
+        {"id": L1, "type": "ParkingGroup", "areaServed": prop("Centre"), "totalSpotNumber": prop(50)},
     ]
     # Zone 1: b1 (its history below), b2 free, b3 taken, b4 closed: 4 bays, 3 usable.  Zone 2: two free bays.
     for n, status in ((1, None), (2, "free"), (3, "occupied"), (4, "closed")):
@@ -79,6 +81,7 @@ def parking(database: Database, tenant: str) -> ParkingService:
             ),
             readings(Z2, "OnStreetParking", "occupancy", [("10:30", 0.4)]),
             readings(G1, "OffStreetParking", "occupancy", [("10:00", 0.2)]),
+            readings(L1, "ParkingGroup", "occupancy", [("10:00", 0.9)]),
             readings(
                 B1,
                 "ParkingSpot",
@@ -129,6 +132,14 @@ def test_a_day_is_cut_at_now_and_counts_the_known_hours(parking: ParkingService,
     # 09h 0.5; 10h (1.0 + 0.8 + 0.0) / 3 = 0.6; 11h 0.6 carried:  (0.5 + 0.6 + 0.6) / 3 = 0.566667.
     day = parking.occupancy_history(tenant, place_id=Z1, start=at("00:00"), end=NOW + timedelta(days=1), period="P1D")
     assert day.end == NOW and day.values == [(at("00:00"), NOW, pytest.approx(0.566667, abs=1e-6))]
+
+
+def test_a_group_has_its_own_history_but_stays_out_of_its_district(parking: ParkingService, tenant: str) -> None:
+    level = parking.occupancy_history(tenant, place_id=L1, start=at("10:00"), end=at("11:00"), period="PT1H")
+    assert level.kind == "group" and shares(level) == pytest.approx([0.9])
+    # Its garage counts its spaces already: the district is zone 1 and the garage only (see below).
+    centre = parking.occupancy_history(tenant, district="Centre", start=at("10:00"), end=at("11:00"), period="PT1H")
+    assert centre.places == 2
 
 
 def test_a_bay_s_history_is_its_taken_time_over_its_known_time(parking: ParkingService, tenant: str) -> None:

@@ -127,3 +127,40 @@ def test_guidance_prefers_the_near_place_with_space(city: tuple[ContextService, 
     assert best.candidate.capacity == 5 and best.candidate.free == 1
     assert 0.0 < best.probability_free < 1.0 and best.walking_m < 100
     assert full.probability_free == 0.0 and full.walking_m > best.walking_m
+
+
+def test_groups_are_counted_from_their_bays_or_their_counters(
+    city: tuple[ContextService, ParkingService], tenant: str
+) -> None:
+    context, parking = city
+    row = "urn:ngsi-ld:ParkingGroup:z1-row"
+    level = "urn:ngsi-ld:ParkingGroup:g1-level1"
+    documents = [
+        {
+            "id": row,
+            "type": "ParkingGroup",
+            "refParkingSite": {"type": "Relationship", "object": "urn:ngsi-ld:OnStreetParking:z1"},
+        },
+        {"id": level, "type": "ParkingGroup", "totalSpotNumber": prop(40), "availableSpotNumber": prop(10)},
+    ]
+    assert not context.upsert_documents(tenant, documents).errors
+    # Bays 0 (occupied) and 3 (free) of zone 1 form the row.
+    bays = [
+        {
+            "id": f"urn:ngsi-ld:ParkingSpot:z1-b{n}",
+            "type": "ParkingSpot",
+            "refParkingGroup": {"type": "Relationship", "object": row},
+        }
+        for n in (0, 3)
+    ]
+    assert not context.update_documents(tenant, bays).errors
+    overview = parking.overview(tenant).to_json()
+    groups = {g["id"]: g for g in overview["groups"]}
+    # The row from its bays: 1 of 2 taken.  The level from its counters: 40 − 10 = 30 of 40 taken.
+    assert (groups[row]["capacity"], groups[row]["occupancy"]) == (2, 0.5)
+    assert (groups[level]["capacity"], groups[level]["occupied"], groups[level]["occupancy"]) == (40, 30, 0.75)
+    # Groups lie inside sites that count their spaces already: the city is as before, 103 / 106.
+    assert overview["city"]["occupancy"] == 0.9717
+    assert parking.evaluate_tenant(tenant, T0) == 5  # two zones, the garage and both groups
+    stored = context.get_entity(tenant, level)["attrs"]
+    assert stored[EXPAND("occupancy")][0]["value"] == 0.75

@@ -218,7 +218,7 @@ class ParkingService:
     @property
     def watched_types(self) -> frozenset[str]:
         """The entity types whose changes call for a new evaluation."""
-        return frozenset({self.terms.spot, self.terms.off_street})
+        return frozenset({self.terms.spot, self.terms.off_street, self.terms.group})
 
     def overview(self, tenant: str, at: datetime | None = None) -> ParkingOverview:
         """The city's parking occupancy now, from the entities the broker holds."""
@@ -228,6 +228,7 @@ class ParkingService:
             self.context.entities_of_type(tenant, self.terms.on_street),
             self.context.entities_of_type(tenant, self.terms.off_street),
             self.terms,
+            self.context.entities_of_type(tenant, self.terms.group),
         )
 
     def guidance(
@@ -320,30 +321,36 @@ class ParkingService:
         return written
 
     def evaluate_tenant(self, tenant: str, now: datetime) -> int:
-        """One tenant's evaluation: changed zone counts and garage shares written back."""
+        """One tenant's evaluation: changed zone counts and garage and group shares written back."""
         zones = self.context.entities_of_type(tenant, self.terms.on_street)
         garages = self.context.entities_of_type(tenant, self.terms.off_street)
-        if not zones and not garages:
+        groups = self.context.entities_of_type(tenant, self.terms.group)
+        if not zones and not garages and not groups:
             return 0
         overview = build_overview(
             now,
-            self.context.entities_of_type(tenant, self.terms.spot) if zones else [],
+            self.context.entities_of_type(tenant, self.terms.spot) if zones or groups else [],
             zones,
             garages,
             self.terms,
+            groups,
         )
-        by_id = {entity["id"]: entity for entity in (*zones, *garages)}
+        by_id = {entity["id"]: entity for entity in (*zones, *garages, *groups)}
         documents = [
             self._zone_document(place, now) for place in overview.zones if self._changed(by_id[place.id], place)
         ]
-        # A garage's counters are its devices'; only the share is derived, so that garages have an
-        # occupancy history like zones (forecasts and historical occupancy read it).
-        documents += [
-            self._garage_document(place, now)
-            for place in overview.garages
-            if place.occupancy.rate is not None
-            and value_of(by_id[place.id], self.terms.occupancy) != round(place.occupancy.rate, 4)
-        ]
+        # A garage's or group's counters are its devices'; only the share is derived, so that they have
+        # an occupancy history like zones (forecasts and historical occupancy read it).
+        for places, entity_type in (
+            (overview.garages, const.OFF_STREET_PARKING),
+            (overview.groups, const.PARKING_GROUP),
+        ):
+            documents += [
+                self._share_document(place, entity_type, now)
+                for place in places
+                if place.occupancy.rate is not None
+                and value_of(by_id[place.id], self.terms.occupancy) != round(place.occupancy.rate, 4)
+            ]
         if not documents:
             return 0
         result = self.context.update_documents(tenant, documents)
@@ -379,12 +386,12 @@ class ParkingService:
         return document
 
     @staticmethod
-    def _garage_document(place: PlaceView, now: datetime) -> dict[str, Any]:
+    def _share_document(place: PlaceView, entity_type: str, now: datetime) -> dict[str, Any]:
         rate = place.occupancy.rate
         assert rate is not None
         return {
             "id": place.id,
-            "type": const.OFF_STREET_PARKING,
+            "type": entity_type,
             const.OCCUPANCY: {"type": "Property", "value": round(rate, 4), "unitCode": "C62", "observedAt": _iso(now)},
         }
 
@@ -481,10 +488,10 @@ class ParkingService:
         end: datetime,
         period: str,
     ) -> OccupancyHistory:
-        """The occupancy per period of a bay, a zone, a garage (``place_id``), a district or the city (neither).
+        """The occupancy per period of a bay, zone, garage or group (``place_id``), a district or the city (neither).
 
         A bay's share is its time taken over its known (free or taken) time, from its status
-        changes.  A zone's or garage's is the time-weighted mean of its written-back occupancy on
+        changes.  A zone's, garage's or group's is the time-weighted mean of its written-back occupancy on
         the period's base grid (see :data:`const.HISTORY_PERIODS`).  A district's or the city's
         weights each place by its usable spaces now (capacity less closed bays), over the places
         with a value in that period.  Periods run from ``start`` in steps of the period's length;
@@ -511,8 +518,9 @@ class ParkingService:
         spots = self.context.entities_of_type(tenant, self.terms.spot)
         zones = self.context.entities_of_type(tenant, self.terms.on_street)
         garages = self.context.entities_of_type(tenant, self.terms.off_street)
-        overview = build_overview(now, spots, zones, garages, self.terms)
-        views = {place.id: place for place in (*overview.zones, *overview.garages)}
+        groups = self.context.entities_of_type(tenant, self.terms.group)
+        overview = build_overview(now, spots, zones, garages, self.terms, groups)
+        views = {place.id: place for place in (*overview.zones, *overview.garages, *overview.groups)}
         current: float | None
         if place_id is not None:
             entity = self.context.get_entity(tenant, place_id)
@@ -521,16 +529,20 @@ class ParkingService:
                 kind = "bay"
                 shares = self._bay_history(tenant, entity, start, edges)
                 current = _bay_share(value_of(entity, self.terms.status))
-            elif self.terms.on_street in types or self.terms.off_street in types:
-                kind = "zone" if self.terms.on_street in types else "garage"
+            elif self.terms.on_street in types or self.terms.off_street in types or self.terms.group in types:
+                kind = (
+                    "zone" if self.terms.on_street in types else "garage" if self.terms.off_street in types else "group"
+                )
                 slots = self._occupancy_slots(tenant, [entity], start, end, base)[place_id]
                 shares = step_means([(slot.at, slot.occupancy) for slot in slots], edges)
                 view = views.get(place_id)
                 current = None if view is None else view.occupancy.rate
             else:
-                raise BadRequestData(f"{place_id:.200} is not a parking bay, zone or garage")
+                raise BadRequestData(f"{place_id:.200} is not a parking bay, zone, garage or group")
             return OccupancyHistory(place_id, kind, spec.name, start, end, current, 1, _periods(edges, shares))
-        chosen = [p for p in views.values() if district is None or (p.district or "(none)") == district]
+        # Groups lie inside zones and garages that count their spaces already.
+        sites = (*overview.zones, *overview.garages)
+        chosen = [p for p in sites if district is None or (p.district or "(none)") == district]
         if district is not None and not chosen:
             raise NotFound(f"no parking zone or garage in district {district!r:.80}")
         weights = {p.id: p.occupancy.capacity - p.occupancy.closed for p in chosen}
@@ -640,7 +652,7 @@ class ParkingService:
     # -- occupancy forecast ----------------------------------------------------------------
 
     def forecast(self, tenant: str, zone_id: str, now: datetime | None = None) -> ZoneForecast:
-        """A zone's occupancy 15, 30 and 60 minutes ahead.
+        """A zone's (or a garage's or group's) occupancy 15, 30 and 60 minutes ahead.
 
         Fitted on the zone's last weeks of occupancy (refitted hourly): the served forecaster is
         the deviation model where it beat the weekday-and-slot mean on the held-out days, and
@@ -651,8 +663,8 @@ class ParkingService:
         moment = now or self.clock.now()
         place = self.context.get_entity(tenant, zone_id)
         types = place.get("type", ())
-        if self.terms.on_street not in types and self.terms.off_street not in types:
-            raise BadRequestData(f"{zone_id:.200} is not a parking zone or garage")
+        if not {self.terms.on_street, self.terms.off_street, self.terms.group} & set(types):
+            raise BadRequestData(f"{zone_id:.200} is not a parking zone, garage or group")
         end = floor_to(moment, self.forecast_params.slot_minutes)
         current_value = _number(value_of(place, self.terms.occupancy))
         selection, count = self._selections(tenant, [place], moment)[zone_id]

@@ -7,7 +7,7 @@ and a term expander; the service reads the entities, these functions shape them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +34,7 @@ class PlaceView:
     """A zone of bays or a garage, with its live occupancy."""
 
     id: str
-    kind: str  # "zone" or "garage"
+    kind: str  # "zone", "garage" or "group"
     name: str
     district: str | None
     lon: float | None
@@ -55,13 +55,18 @@ class PlaceView:
 
 @dataclass(frozen=True)
 class ParkingOverview:
-    """Occupancy of the whole city: per zone, garage and district, and in total."""
+    """Occupancy of the whole city: per zone, garage and district, and in total.
+
+    ``groups`` (``ParkingGroup``: a level or a row inside a site) are shown on their own and
+    left out of the districts and the city, whose sites already count their spaces.
+    """
 
     at: datetime
     zones: list[PlaceView]
     garages: list[PlaceView]
     districts: dict[str, Occupancy]
     city: Occupancy
+    groups: list[PlaceView] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The API's shape."""
@@ -71,6 +76,7 @@ class ParkingOverview:
             "districts": [{"name": name, **occupancy_json(o)} for name, o in sorted(self.districts.items())],
             "zones": [z.to_json() for z in self.zones],
             "garages": [g.to_json() for g in self.garages],
+            "groups": [g.to_json() for g in self.groups],
         }
 
     def candidates(self) -> list[ParkingCandidate]:
@@ -128,14 +134,14 @@ def free_bays(spots: Iterable[Entity], terms: Terms) -> list[ParkingCandidate]:
 
 @dataclass(frozen=True)
 class OccupancyHistory:
-    """The occupancy of a bay, zone, garage, district or the city over time, and now.
+    """The occupancy of a bay, zone, garage, group, district or the city over time, and now.
 
     ``values`` hold ``(start, end, share)`` per period, the share None where nothing is known.
     ``places`` counts the zones and garages behind a district or the city (1 for a place).
     """
 
     target: str
-    kind: str  # bay, zone, garage, district or city
+    kind: str  # bay, zone, garage, group, district or city
     period: str
     start: datetime
     end: datetime
@@ -146,7 +152,7 @@ class OccupancyHistory:
     def to_json(self) -> dict[str, Any]:
         """The API's shape."""
         head: dict[str, Any] = {}
-        if self.kind in ("bay", "zone", "garage"):
+        if self.kind in ("bay", "zone", "garage", "group"):
             head["id"] = self.target
         elif self.kind == "district":
             head["district"] = self.target
@@ -186,6 +192,8 @@ class Terms:
         self.spot = expand(const.PARKING_SPOT)
         self.on_street = expand(const.ON_STREET_PARKING)
         self.off_street = expand(const.OFF_STREET_PARKING)
+        self.group = expand(const.PARKING_GROUP)
+        self.ref_group = expand(const.REF_PARKING_GROUP)
         self.status = expand(const.STATUS)
         self.name = expand("name")
         self.area = expand(const.AREA_SERVED)
@@ -213,30 +221,56 @@ def _count(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _counted(entity: Entity, terms: Terms) -> Occupancy | None:
+    """A garage's or group's occupancy from its counters; None without a positive capacity."""
+    capacity = _count(value_of(entity, terms.total))
+    if capacity is None or capacity <= 0:
+        return None
+    return garage_occupancy(
+        capacity,
+        occupied=_count(value_of(entity, terms.occupied)),
+        available=_count(value_of(entity, terms.available)),
+    )
+
+
 def build_overview(
-    at: datetime, spots: Iterable[Entity], zones: Sequence[Entity], garages: Sequence[Entity], terms: Terms
+    at: datetime,
+    spots: Iterable[Entity],
+    zones: Sequence[Entity],
+    garages: Sequence[Entity],
+    terms: Terms,
+    groups: Sequence[Entity] = (),
 ) -> ParkingOverview:
-    """Occupancy per zone (from its bays' statuses), garage (from its counters), district and city."""
+    """Occupancy per zone (from its bays' statuses), garage (from its counters), district and city.
+
+    A group is counted from the bays that name it (``refParkingGroup``), else from its own
+    counters like a garage; a group with neither is left out.
+    """
     statuses_by_zone: dict[str, list[const.SpotStatus]] = {}
+    statuses_by_group: dict[str, list[const.SpotStatus]] = {}
     for spot in spots:
+        status = parse_status(value_of(spot, terms.status))
         site = value_of(spot, terms.site)
         if isinstance(site, str):
-            statuses_by_zone.setdefault(site, []).append(parse_status(value_of(spot, terms.status)))
+            statuses_by_zone.setdefault(site, []).append(status)
+        group = value_of(spot, terms.ref_group)
+        if isinstance(group, str):
+            statuses_by_group.setdefault(group, []).append(status)
     zone_views = []
     for zone in zones:
         occupancy = zone_occupancy(statuses_by_zone.get(zone["id"], ()))
         zone_views.append(_place(zone, "zone", occupancy, terms))
     garage_views = []
     for garage in garages:
-        capacity = _count(value_of(garage, terms.total))
-        if capacity is None or capacity <= 0:
-            continue  # a garage without a capacity cannot be counted
-        occupancy = garage_occupancy(
-            capacity,
-            occupied=_count(value_of(garage, terms.occupied)),
-            available=_count(value_of(garage, terms.available)),
-        )
-        garage_views.append(_place(garage, "garage", occupancy, terms))
+        counted = _counted(garage, terms)
+        if counted is not None:  # a garage without a capacity cannot be counted
+            garage_views.append(_place(garage, "garage", counted, terms))
+    group_views = []
+    for group in groups:
+        bays = statuses_by_group.get(group["id"])
+        counted = zone_occupancy(bays) if bays else _counted(group, terms)
+        if counted is not None:
+            group_views.append(_place(group, "group", counted, terms))
     districts: dict[str, Occupancy] = {}
     for place in (*zone_views, *garage_views):
         key = place.district or "(none)"
@@ -244,7 +278,8 @@ def build_overview(
     city = aggregate_occupancy(districts.values())
     zone_views.sort(key=lambda p: p.id)
     garage_views.sort(key=lambda p: p.id)
-    return ParkingOverview(at, zone_views, garage_views, districts, city)
+    group_views.sort(key=lambda p: p.id)
+    return ParkingOverview(at, zone_views, garage_views, districts, city, group_views)
 
 
 def _place(entity: Entity, kind: str, occupancy: Occupancy, terms: Terms) -> PlaceView:
