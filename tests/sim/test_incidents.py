@@ -161,10 +161,20 @@ def test_a_district_without_a_station_is_refused(city: City) -> None:
         plan(city, f"pm25-episode:{empty.name}@0+1h")
 
 
-def test_an_episode_needs_stations() -> None:
+def test_any_or_city_without_such_devices_skips_the_incident() -> None:
     bare = build_city(CityConfig(seed=7, lights=10, stations=0, bays=0, garages=0, faults=FaultRates.none()))
-    with pytest.raises(ValueError, match="needs air-quality stations"):
-        plan(bare, "pm25-episode:city@0+1h")
+    incidents = plan(bare, "pm25-episode:city@0+1h", "pm25-episode:any@0+1h", "stuck:any@0+1h", "day-burner:any@0+1h")
+    assert not incidents.has_episodes
+    assert incidents.pm25_level("aq-001", NOON) is None
+    assert [f.kind for f in incidents.faults_between(NOON - H, NOON + H)] == ["day-burner"]
+    assert incidents.describe()[:3] == [
+        "incident: pm25-episode on city skipped: the city has no air-quality station",
+        "incident: pm25-episode on any skipped: the city has no air-quality station",
+        "incident: stuck on any skipped: the city has no device a stuck happens to",
+    ]
+    # A named district still has to exist and be measured.
+    with pytest.raises(ValueError, match="has no air-quality station"):
+        plan(bare, f"pm25-episode:{bare.geography.districts[0].name}@0+1h")
 
 
 def test_device_and_entity_ids_name_the_same_device(city: City) -> None:

@@ -4,7 +4,8 @@ The accounts are made in-process before the server starts.  The city comes from 
 simulator (``urbis simulate``), started as a separate process once the server is up: it logs
 in as the demo admin, creates the city's entities and devices through the public API and
 keeps their measures flowing over HTTP, so the demo shows a living city and needs no other
-service.  Its output goes to ``<data dir>/simulator.log``.
+service; a few scripted incidents (a cabinet outage, lamp faults, a PM2.5 episode) give the
+solutions something to raise at once.  Its output goes to ``<data dir>/simulator.log``.
 """
 
 from __future__ import annotations
@@ -71,9 +72,30 @@ def seed_demo(settings: Settings) -> dict[str, str]:
 
 STOP_SECONDS = 15.0
 
+#: Scripted incidents of the demo, so a fresh demo shows alarms, work orders and an air-quality
+#: alert within a minute, and one left running keeps showing new ones.  Each starts hours into
+#: the backfill: the solutions judge the reports they find at each run, and a fault needs two of
+#: them (a lamp reports every quarter hour), so only a fault already under way when the backfill
+#: passes through it is confirmed by the time it ends; the NowCast likewise wants the episode in
+#: the last complete hours.  Staggered by a few minutes, repeated every six hours on another
+#: device or district each time.  Both lamp faults run: by day only a day-burner shows, at night
+#: only a failed lamp (a stuck relay changes nothing while lamps are meant to burn at full power).
+DEMO_INCIDENTS = (
+    "supply-loss:any@-5h+5h20m/6h",
+    "day-burner:any@-4h55m+5h20m/6h",
+    "lamp-failure:any@-4h50m+5h20m/6h",
+    "pm25-episode:any@-4h+5h/6h=75",
+)
+
 
 def simulator_command(settings: Settings, *, backfill_days: float, extra: list[str] | None = None) -> list[str]:
-    """The ``urbis simulate`` command line that runs the demo city against the demo server."""
+    """The ``urbis simulate`` command line that runs the demo city against the demo server.
+
+    The demo's incidents (:data:`DEMO_INCIDENTS`) come along unless ``extra`` names incidents
+    of its own.
+    """
+    extra = extra or []
+    incidents = [] if "--incident" in extra else [arg for text in DEMO_INCIDENTS for arg in ("--incident", text)]
     return [
         sys.executable,
         "-c",
@@ -91,7 +113,8 @@ def simulator_command(settings: Settings, *, backfill_days: float, extra: list[s
         f"{backfill_days:g}",
         "--wait",
         "120",
-        *(extra or []),
+        *incidents,
+        *extra,
     ]
 
 

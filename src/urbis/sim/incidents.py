@@ -10,7 +10,8 @@ mains, *this* district breathes smoke.  An incident is written
   ``stuck``, ``drift``) or ``pm25-episode``;
 - ``TARGET`` — a device id (``lamp-00012``) or its entity id, or ``any`` (a device the kind
   applies to, chosen from the seed, a new one for each repetition).  A PM2.5 episode targets a
-  district (its name or key), one station, ``any`` (a district with stations) or ``city``;
+  district (its name or key), one station, ``any`` (a district with stations) or ``city``.
+  ``any`` and ``city`` in a city without such devices skip the incident;
 - ``WHEN`` — an ISO 8601 instant with a time zone, or an offset from the moment the run goes
   live (``-50m``, ``+2h``, ``0``): negative offsets fall into the backfill;
 - ``DURATION`` and ``EVERY`` — ``90s``, ``20m``, ``1h30m``, ``2d`` or plain seconds; with
@@ -163,11 +164,20 @@ def _parse_when(text: str) -> tuple[float | None, float | None]:
 
 @dataclass(frozen=True)
 class _Target:
-    """What one specification may hit: fixed devices (or stations), or a pool to pick from."""
+    """What one specification may hit: fixed devices (or stations), or a pool to pick from.
+
+    ``any`` or ``city`` in a city that has nothing of the kind (no lamps, no stations) hits
+    nothing: the incident is skipped, with ``note`` saying why.
+    """
 
     fixed: tuple[str, ...] | None
     pool: tuple[str, ...] = ()
     districts: dict[str, tuple[str, ...]] | None = None  # ``any`` district of an episode: district -> stations
+    note: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.fixed == () or (self.fixed is None and not self.pool)
 
 
 class IncidentPlan:
@@ -199,7 +209,7 @@ class IncidentPlan:
     @property
     def has_episodes(self) -> bool:
         """Whether any PM2.5 episode is planned."""
-        return any(spec.kind == PM25_EPISODE for spec in self.specs)
+        return any(spec.kind == PM25_EPISODE and not t.empty for spec, t in zip(self.specs, self._targets, strict=True))
 
     def _resolve(
         self,
@@ -211,8 +221,8 @@ class IncidentPlan:
         target = spec.target
         if spec.kind == PM25_EPISODE:
             stations = sorted(d for d, kind in self._types.items() if kind == "air-quality-station")
-            if not stations:
-                raise ValueError("a pm25-episode needs air-quality stations (--stations is 0)")
+            if target in ("city", "any") and not stations:
+                return _Target((), note="the city has no air-quality station")
             if target == "city":
                 return _Target(tuple(stations))
             if target == "any":
@@ -232,7 +242,7 @@ class IncidentPlan:
         if target == "any":
             pool = tuple(sorted(d for d, dtype in self._types.items() if kind in APPLICABLE.get(dtype, ())))
             if not pool:
-                raise ValueError(f"{kind}: the city has no device it applies to")
+                return _Target((), note=f"the city has no device a {kind} happens to")
             return _Target(None, pool)
         device = entity_ids.get(target, target)
         device_type = self._types.get(device)
@@ -303,7 +313,7 @@ class IncidentPlan:
         """The device faults of every occurrence starting in ``[start, end)``."""
         out: list[Fault] = []
         for index, spec in enumerate(self.specs):
-            if spec.kind == PM25_EPISODE:
+            if spec.kind == PM25_EPISODE or self._targets[index].empty:
                 continue
             kind = cast(FaultKind, spec.kind)
             for number in self._occurrences(index, start, end):
@@ -316,7 +326,7 @@ class IncidentPlan:
         """The PM2.5 level an episode holds ``station_id`` at, at ``t`` (the highest if several); None outside."""
         level: float | None = None
         for index, spec in enumerate(self.specs):
-            if spec.kind != PM25_EPISODE:
+            if spec.kind != PM25_EPISODE or self._targets[index].empty:
                 continue
             first = self._starts[index]
             if t < first:
@@ -331,6 +341,10 @@ class IncidentPlan:
         """One line per specification and occurrence (the first ``occurrences`` of each), for people."""
         lines = []
         for index, spec in enumerate(self.specs):
+            note = self._targets[index].note
+            if note is not None:
+                lines.append(f"incident: {spec.kind} on {spec.target} skipped: {note}")
+                continue
             repeats = f", every {format_duration(spec.every)}" if spec.every else ""
             level = f" at {spec.pm25_level:g} µg/m³" if spec.kind == PM25_EPISODE else ""
             for number in range(occurrences if spec.every else 1):

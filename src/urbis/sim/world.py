@@ -281,6 +281,8 @@ class City:
                         else "Low-cost sensor node (optical PM, electrochemical gases), uncorrected"
                     ),
                     "reliability": _prop(0.95 if reference else 0.7),
+                    # Urbis term: a low-cost node's PM2.5 is corrected for humidity by the solution.
+                    "sensorGrade": _prop("reference" if reference else "low-cost"),
                     "typeofLocation": _prop("outdoor"),
                 }
             )
