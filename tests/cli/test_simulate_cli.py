@@ -15,8 +15,10 @@ from typer.testing import CliRunner
 
 from e2e.test_server_e2e import CLI, free_port, server_env
 from urbis.cli import app
-from urbis.cli.demo import simulator_command, start_simulator, stop_simulator
+from urbis.cli.demo import DEMO_INCIDENTS, simulator_command, start_simulator, stop_simulator
 from urbis.core.settings import Settings
+from urbis.sim.incidents import IncidentPlan, parse_incident
+from urbis.sim.world import CityConfig, build_city
 
 LINK = '<https://urbis.city/contexts/urbis-context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 SMALL = ["--lights", "40", "--stations", "3", "--bays", "30", "--garages", "1"]
@@ -65,12 +67,67 @@ def test_same_seed_same_export(tmp_path: Path) -> None:
         (["--token", "x", "--start", "yesterday"], "not an ISO 8601 date-time"),
         (["--token", "x", "--start", "2026-11-24T06:00:00"], "with a time zone"),
         (["--token", "x", "--start", "2999-01-01T00:00:00Z"], "--start lies in the future"),
+        (["--incident", "meteor:lamp-00001@0+1h"], "unknown incident kind"),
+        (["--incident", "day-burner:lamp-00001@-10m"], "no +DURATION"),
+        (["--incident", "day-burner:lamp-09999@0+1h"], "no device 'lamp-09999'"),
+        (["--incident", "supply-loss:lamp-00001@0+1h"], "supply-loss does not happen to lamp-00001"),
+        (["--incident", "pm25-episode:Atlantis@0+1h"], "'Atlantis' is neither a district"),
+        (["--light-interval", "0"], "--light-interval"),
     ],
 )
 def test_bad_options_are_refused_before_anything_runs(args: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["simulate", *SMALL, *args], prog_name="urbis")
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+
+
+def test_incidents_are_checked_and_shown_before_anything_runs(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            *SMALL,
+            "--export-only",
+            "--entities-file",
+            str(tmp_path / "entities.json"),
+            "--incident",
+            "day-burner:lamp-00002@2026-11-24T10:00:00Z+20m",
+            "--incident",
+            "pm25-episode:city@-1h+2h=60",
+            "--light-interval",
+            "60",
+        ],
+        prog_name="urbis",
+    )
+    assert result.exit_code == 0, result.output
+    stations = [
+        item for item in json.loads((tmp_path / "entities.json").read_text()) if item["type"] == "AirQualityObserved"
+    ]
+    assert {item["sensorGrade"]["value"] for item in stations} <= {"reference", "low-cost"}
+
+
+def test_demo_incidents_are_under_way_when_the_backfill_ends() -> None:
+    backfill = Settings().demo_backfill_days * 86_400.0
+    city = build_city(CityConfig())  # the demo's city
+    plan = IncidentPlan([parse_incident(text) for text in DEMO_INCIDENTS], city, anchor=0.0)
+    kinds = {spec.kind for spec in plan.specs}
+    assert kinds == {"supply-loss", "day-burner", "lamp-failure", "pm25-episode"}
+    for spec in plan.specs:
+        # Inside the backfill, still going at the live start, and again later.
+        assert spec.offset is not None and -backfill <= spec.offset < 0 < spec.offset + spec.duration
+        assert spec.every is not None
+    lamps = [
+        plan.hits(index, 0)[0] for index, spec in enumerate(plan.specs) if spec.kind in ("day-burner", "lamp-failure")
+    ]
+    (cabinet,) = plan.hits(0, 0)
+    dark = {city.lights[i].device.id for c in city.cabinets if c.device.id == cabinet for i in c.light_indices}
+    assert len(set(lamps)) == 2 and not dark & set(lamps)  # the outage hides neither lamp fault
+    # A city without stations or lamps still runs the demo: those incidents are skipped.
+    bare = build_city(CityConfig(lights=0, stations=0, bays=10, garages=0))
+    assert (
+        IncidentPlan([parse_incident(text) for text in DEMO_INCIDENTS], bare, anchor=0.0).faults_between(-1e6, 1e6)
+        == []
+    )
 
 
 def test_demo_simulator_command_and_switch(tmp_path: Path) -> None:
@@ -83,6 +140,10 @@ def test_demo_simulator_command_and_switch(tmp_path: Path) -> None:
     assert command[command.index("--tokens-file") + 1] == str(tmp_path / "simulator-tokens.json")
     assert command[-2:] == ["--speed", "60"]
     assert "--password" not in command  # the password travels in the environment, not in `ps`
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == "--incident"] == list(DEMO_INCIDENTS)
+    # Incidents of one's own replace the demo's.
+    own = simulator_command(settings, backfill_days=0.5, extra=["--incident", "silent:any@0+1h"])
+    assert [own[i + 1] for i, arg in enumerate(own) if arg == "--incident"] == ["silent:any@0+1h"]
     switched_off = settings.model_copy(update={"demo_simulate": False})
     assert start_simulator(switched_off, {"admin": "secret"}) is None
     stop_simulator(None)
