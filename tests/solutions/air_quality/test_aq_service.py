@@ -117,7 +117,10 @@ def test_indices_are_written_back_and_an_alert_opens_and_closes(
         TicketState.OPEN,
     )
     assert "US AQI 112" in alarm.description and "pm25" in alarm.description
-    service.evaluate_tenant(tenant, NOW + timedelta(minutes=5))  # still high: no second alarm
+    # Still high: no second alarm, and the unchanged index is not written again.
+    assert service.evaluate_tenant(tenant, NOW + timedelta(minutes=5)) == 0
+    observed = context.get_entity(tenant, STATION)["attrs"][EXPAND("airQualityIndex")][0]["observedAt"]
+    assert observed == "2026-11-24T12:10:00.000000Z"
     assert operations.list_alarms(tenant, TicketFilter())[1] == 1
     city, districts = service.areas(service.stations(tenant, NOW))
     assert (city.us_index, city.worst_station) == (112, STATION) and [d.name for d in districts] == ["Centre"]

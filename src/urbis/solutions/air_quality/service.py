@@ -142,10 +142,10 @@ class StationAirQuality:
     eaqi: IndexResult
     hourly: dict[Pollutant, list[float | None]]
     flagged: dict[Pollutant, dict[int, tuple[QcFlag, ...]]] = field(default_factory=dict)  # hour position -> flags
-    inputs: dict[Pollutant, PmInputs] = field(
-        default_factory=dict
-    )  # only the PM series made from channels or corrected
+    # Only the PM series made from channels or corrected for humidity.
+    inputs: dict[Pollutant, PmInputs] = field(default_factory=dict)
     sensor_grade: str | None = None
+    stored: tuple[Any, Any] = (None, None)  # the airQualityIndex and airQualityLevel the entity holds now
 
 
 @dataclass(frozen=True)
@@ -362,6 +362,7 @@ class AirQualityService:
         self.area = expand("areaServed")
         self.location = expand("location")
         self.index_attr = expand("airQualityIndex")
+        self.level_attr = expand("airQualityLevel")
         self.grade = expand(SENSOR_GRADE)
         self.humidity = expand(RELATIVE_HUMIDITY)
         self.pollutants = {p: expand(p.value) for p in MEASURED}
@@ -445,6 +446,7 @@ class AirQualityService:
                     flagged=flagged,
                     inputs=inputs,
                     sensor_grade=default_value(entity, self.grade),
+                    stored=(default_value(entity, self.index_attr), default_value(entity, self.level_attr)),
                 )
             )
         out.sort(key=lambda s: s.id)
@@ -608,14 +610,16 @@ class AirQualityService:
         return written
 
     def evaluate_tenant(self, tenant: str, now: datetime) -> int:
-        """One tenant's evaluation: how many station entities were updated."""
+        """One tenant's evaluation: how many station entities were updated (those whose index changed)."""
         stations = self.stations(tenant, now)
         if not stations:
             return 0
         observed = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
         documents = []
         for station in stations:
-            if station.us.index is None:
+            # Evaluations run every few seconds while the hourly means change once an hour: writing
+            # an unchanged index would only fill the history and wake subscribers for nothing.
+            if station.us.index is None or station.stored == (station.us.index, station.us.category):
                 continue
             documents.append(
                 {
@@ -625,12 +629,14 @@ class AirQualityService:
                     "airQualityLevel": {"type": "Property", "value": station.us.category, "observedAt": observed},
                 }
             )
+        written = 0
         if documents:
             result = self.context.update_documents(tenant, documents)
             for entity_id, error in result.errors:
                 log.warning("air quality: index of %s not written: %s", entity_id, error.detail)
+            written = len(result.success)
         self._alerts(tenant, stations, now)
-        return len(documents)
+        return written
 
     def _alerts(self, tenant: str, stations: Sequence[StationAirQuality], now: datetime) -> None:
         if self.operations is None:
