@@ -183,7 +183,7 @@ class StationFigures:
     backend: str
     stations: int
     rows: int
-    indices: int  # stations with a US AQI written by the last run
+    indices: int  # stations whose US AQI the first run wrote
     first_run: float
     evaluate: float  # median, roll-ups as the server reads them
     evaluate_raw: float  # median, raw history
@@ -550,7 +550,7 @@ def station_readings(stations: int, hours: int, end: datetime, seed: int = 7) ->
             at = end - timedelta(hours=back) + timedelta(minutes=30)
             hour = (at.hour + 1) % 24  # local (CET) hour of day
             swing = 1 + 0.3 * math.sin(2 * math.pi * (hour - 14) / 24)
-            rush = 1.6 if hour in (7, 8, 9, 17, 18, 19) else 1.0
+            rush = 1 + 0.6 * (math.exp(-(((hour - 8) / 1.5) ** 2)) + math.exp(-(((hour - 18) / 1.5) ** 2)))
             pm25 = max(0.5, 13.0 * level * swing + rng.gauss(0, 1.5))
             no2 = max(1.0, 22.0 * traffic * rush + rng.gauss(0, 3.0))
             values = {
@@ -611,7 +611,10 @@ def bench_stations(
             rows = 0
             for offset in range(0, len(readings), 50):
                 rows += context.record(readings[offset : offset + 50], received_us=received).stored
-            app.state.history_maintenance.run_once()
+            # Roll-ups up to the present, as the server's job keeps them (the rows were recorded "now").
+            rolled, _ = app.state.history_maintenance.run_once(received + SAFETY_LAG_US)
+            if rolled.rows < rows:
+                raise RuntimeError(f"the roll-up took {rolled.rows:,} of the {rows:,} rows written")
         service: AirQualityService = app.state.air_quality
         expand = app.state.contexts.resolve(URBIS_CONTEXT_URL).expand
         raw = AirQualityService(
@@ -623,13 +626,12 @@ def bench_stations(
         )
         with console.status(f"{backend}: evaluating {stations:,} stations"):
             began = time.perf_counter()
-            service.evaluate(STATIONS_NOW)  # the first run raises the alerts
+            written = service.evaluate(STATIONS_NOW)  # the first run writes every index and raises the alerts
             first = time.perf_counter() - began
             timings, raw_timings, plain = [], [], []
-            written = 0
             for _ in range(runs):
                 began = time.perf_counter()
-                written = service.evaluate(STATIONS_NOW)
+                service.evaluate(STATIONS_NOW)
                 timings.append(time.perf_counter() - began)
             for _ in range(runs):
                 began = time.perf_counter()
@@ -772,7 +774,7 @@ def _print_tables(
         "backend",
         "stations",
         "hourly rows",
-        "indices written",
+        "indices written (first run)",
         "first run s",
         "evaluate s (median)",
         "evaluate, raw history s",
@@ -796,7 +798,8 @@ def _print_tables(
         )
     aq_table.caption = (
         f"{STATION_HOURS} h of hourly PM2.5, PM10, NO2, O3 per station; evaluate: US AQI (NowCast) and EAQI per "
-        f"station, indices written back, alerts; median of {stations[0].runs} runs after the first (which raises "
-        "the alerts); plain read: the same 24 hourly rows of every station in one SQL query"
+        f"station, changed indices written back, alerts; median of {stations[0].runs} runs after the first (which "
+        "writes every index and raises the alerts); plain read: the same 24 hourly rows of every station in one "
+        "SQL query"
     )
     wide.print(aq_table)
