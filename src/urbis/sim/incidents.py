@@ -140,7 +140,7 @@ def parse_incident(text: str) -> IncidentSpec:
         raise ValueError(f"no +DURATION in {text!r} ({example})")
     duration = parse_duration(duration_text)
     at, offset = _parse_when(start_text)
-    return IncidentSpec(cast(IncidentKind, kind), target, duration, at=at, offset=offset, every=every, level=level)
+    return IncidentSpec(kind, target, duration, at=at, offset=offset, every=every, level=level)
 
 
 def _parse_when(text: str) -> tuple[float | None, float | None]:
