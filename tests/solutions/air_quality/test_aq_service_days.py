@@ -104,7 +104,7 @@ O3_JAN5 = datetime(2026, 1, 5, 6, tzinfo=UTC)  # 07:00 CET
 
 
 def city(context: ContextService, tenant: str) -> None:
-    """Three stations: s1 and s2 in Centre with PM2.5 (s1 also O3), s3 in North with nothing yet."""
+    """Three stations: s1 and s2 in Centre with PM2.5 (s1 also O3), s3 in North measuring PM10 but without data."""
     s1 = [
         # 5 Jan, local hours 00–17: 18 hours (19 and 21 in turn, mean 20); a UTC day would see 17 of them.
         *(reading("pm25", JAN5 + timedelta(hours=n), 19.0 if n % 2 == 0 else 21.0) for n in range(18)),
@@ -118,7 +118,14 @@ def city(context: ContextService, tenant: str) -> None:
     record(context, tenant, "s2", s2, areaServed="Centre")
     context.upsert_documents(
         tenant,
-        [{"id": station_id("s3"), "type": "AirQualityObserved", "areaServed": {"type": "Property", "value": "North"}}],
+        [
+            {
+                "id": station_id("s3"),
+                "type": "AirQualityObserved",
+                "areaServed": {"type": "Property", "value": "North"},
+                "pm10": {"type": "Property", "value": 12.0},
+            }
+        ],
     )
 
 
@@ -159,7 +166,10 @@ def test_who_figures_per_station_district_and_city(database: Database, tenant: s
     assert [s.id for s in report.stations] == [station_id(n) for n in ("s1", "s2", "s3")]
     s2 = report.stations[1].who[Pollutant.PM25]
     assert (s2.exceedances.exceedance_days, s2.exceedances.valid_days, s2.incomplete_days) == (0, 1, 5)
-    assert report.stations[2].who == {}
+    # s3 measures PM10 but reported nothing in the window: shown with every day incomplete, not dropped.
+    s3 = report.stations[2].who
+    assert list(s3) == [Pollutant.PM10]
+    assert (s3[Pollutant.PM10].exceedances.valid_days, s3[Pollutant.PM10].incomplete_days) == (0, 6)
     centre, north = report.districts
     assert (centre.name, centre.stations, north.name, north.stations) == ("Centre", 2, "North", 1)
     pm25 = centre.figures[Pollutant.PM25]
@@ -169,7 +179,8 @@ def test_who_figures_per_station_district_and_city(database: Database, tenant: s
         2,
         1,
     )
-    assert north.figures == {}
+    assert list(north.figures) == [Pollutant.PM10]
+    assert (north.figures[Pollutant.PM10].stations_with_data, north.figures[Pollutant.PM10].worst_station) == (0, None)
     assert report.city.stations == 3 and report.city.figures[Pollutant.O3].worst_station == station_id("s1")
 
 

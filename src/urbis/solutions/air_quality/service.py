@@ -403,11 +403,25 @@ class AirQualityService:
                             slots[position] = float(mean)
                     yield by_id[found.entity["id"]], series.attr_iri, series.dataset_id, slots
 
-        for item, iri, dataset_id, slots in read(entities, frozenset(self.pollutants.values())):
+        def key(iri: str, dataset_id: str) -> tuple[Pollutant, str] | None:
             channel = "" if not dataset_id else CHANNELS.get(dataset_id)
             pollutant = by_iri.get(iri)
-            if pollutant is not None and channel is not None and (channel == "" or pollutant in CHANNELLED):
-                item.series[(pollutant, channel)] = slots
+            if pollutant is None or channel is None or (channel and pollutant not in CHANNELLED):
+                return None
+            return pollutant, channel
+
+        for item, iri, dataset_id, slots in read(entities, frozenset(self.pollutants.values())):
+            found = key(iri, dataset_id)
+            if found is not None:
+                item.series[found] = slots
+        for item in out:
+            # A pollutant the station measures but that has no data in the window is still
+            # reported (its hours missing, its days incomplete), not dropped.
+            for iri in self.pollutants.values():
+                for instance in item.entity["attrs"].get(iri, ()):
+                    missing = key(iri, instance.get("datasetId") or "")
+                    if missing is not None and missing not in item.series:
+                        item.series[missing] = [None] * hours
         low_cost = [entity for entity in entities if self._low_cost(entity)]
         if low_cost:
             for item, _, dataset_id, slots in read(low_cost, frozenset({self.humidity})):
@@ -467,12 +481,12 @@ class AirQualityService:
         today = self.today(at)
         end = last or today
         start = first or date(min(end, today).year, 1, 1)
+        if start > today:
+            raise BadRequestData(f"'from' ({start}) is after today ({today}): there is nothing to report yet")
         if end < start:
             raise BadRequestData(f"'to' ({end}) comes before 'from' ({start})")
         if (end - start).days + 1 > MAX_WINDOW_DAYS:
             raise BadRequestData(f"a window is at most {MAX_WINDOW_DAYS} days; ask for several")
-        if start > today:
-            raise BadRequestData(f"'from' ({start}) is after today ({today}): there is nothing to report yet")
         return start, min(end, today)
 
     def _daily(
