@@ -74,6 +74,12 @@ def test_low_cost_channels_are_combined_and_corrected_before_the_index(database:
     plain = [*(reading("pm25", hour, 46.0) for hour in two_hours), reading("relativeHumidity", LAST, 0.5)]
     record(context, tenant, "reference", plain, sensorGrade="reference")
     record(context, tenant, "nohygro", [reading("pm25", hour, 46.0) for hour in two_hours], sensorGrade="low-cost")
+    # A low-cost node whose hygrometer last spoke two days ago: its hours cannot be corrected, so none counts.
+    silent = [
+        *(reading("pm25", hour, 46.0) for hour in two_hours),
+        reading("relativeHumidity", LAST - timedelta(days=2), 0.5),
+    ]
+    record(context, tenant, "silent", silent, sensorGrade="low-cost")
 
     stations = {station.id: station for station in service.stations(tenant)}
     corrected = stations[station_id("lowcost")]
@@ -90,7 +96,10 @@ def test_low_cost_channels_are_combined_and_corrected_before_the_index(database:
     # Uncorrected 46.0: AQI (150 − 101) / (55.4 − 35.5) · (46.0 − 35.5) + 101 = 126.85 → 127.
     for name in ("reference", "nohygro"):
         assert stations[station_id(name)].us.index == 127 and stations[station_id(name)].inputs == {}
-    assert service.evaluate_tenant(tenant, NOW) == 3
+    quiet = stations[station_id("silent")]
+    assert quiet.us.index is None
+    assert quiet.flagged == {Pollutant.PM25: {22: (QcFlag.HUMIDITY_MISSING,), 23: (QcFlag.HUMIDITY_MISSING,)}}
+    assert service.evaluate_tenant(tenant, NOW) == 3  # the silent node has no index to write
     entity = context.get_entity(tenant, station_id("lowcost"))["attrs"]
     assert entity[EXPAND("airQualityIndex")][0]["value"] == 82
 

@@ -428,6 +428,11 @@ class AirQualityService:
                 if not dataset_id:
                     # Smart Data Models give relative humidity as a fraction 0..1; the correction takes %.
                     item.humidity = [None if value is None else value * 100.0 for value in slots]
+            for item in out:
+                # A hygrometer that was silent in the window leaves every hour uncorrectable (flagged),
+                # not silently uncorrected.
+                if item.humidity is None and self._low_cost(item.entity) and self.humidity in item.entity["attrs"]:
+                    item.humidity = [None] * hours
         return out
 
     def _prepare(self, hourly: _Hourly) -> tuple[dict[Pollutant, list[CheckedValue]], dict[Pollutant, PmInputs]]:
