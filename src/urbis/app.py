@@ -193,7 +193,12 @@ def _wire_solutions(
         commands=app.state.commands,
     )
     app.state.air_quality = AirQualityService(
-        app.state.context, urbis_terms, app.state.temporal, app.state.operations, clock=clock
+        app.state.context,
+        urbis_terms,
+        app.state.temporal,
+        app.state.operations,
+        clock=clock,
+        timezone=settings.city_timezone,
     )
     app.state.solution_runners = [
         SolutionRunner(

@@ -28,6 +28,7 @@ from history_builders import (
 )
 from sqlalchemy import text
 
+from urbis.context.history import us_to_iso
 from urbis.context.rollup import SAFETY_LAG_US, HistoryMaintenance
 from urbis.context.service import ContextService, QueryParams
 from urbis.context.temporal import (
@@ -490,3 +491,40 @@ def test_tenants_do_not_see_each_other(env: Env, database: Database) -> None:
     )
     assert len(instants(mine)) == 6
     assert instants(theirs) == [T0]
+
+
+# -- lean hourly means ------------------------------------------------------------------------
+
+
+def test_hourly_means_worked_by_hand_with_an_empty_hour_and_a_series_without_data(env: Env) -> None:
+    six_readings(env)  # 10:00-10:40 → (10 + 20 + 30) / 3 = 20; 11:00-11:40 → (40 + 40 + 70) / 3 = 50
+    write_history(env.db, env.tenant, "urn:ngsi-ld:Vehicle:A", FUEL, [(T0 - 5 * HOUR_US, 1)], recorded_us=env.tick())
+    entity = env.context.get_entity(env.tenant, "urn:ngsi-ld:Vehicle:A")
+    found = env.raw.hourly_means(env.tenant, [entity], frozenset({SPEED, FUEL}), T0, 3)
+    means = {series.attr_iri: series.means for series in found}
+    assert means == {SPEED: [20.0, 50.0, None], FUEL: [None, None, None]}
+    # A start off the hour: hours counted from it (10:30-11:30 holds 30, 40, 40).
+    (speed,) = env.raw.hourly_means(env.tenant, [entity], frozenset({SPEED}), T0 + 30 * MINUTE_US, 2)
+    assert speed.means == [pytest.approx(110 / 3), 70.0]
+
+
+@pytest.mark.parametrize("start", ["2026-01-05T00:00:00Z", "2026-01-05T05:30:00Z"])
+def test_hourly_means_match_the_aggregated_history_from_rollups_and_raw_rows(env: Env, start: str) -> None:
+    three_days(env)
+    env.rollup_all()
+    late = us("2026-01-06T10:30:30Z")  # recorded after the roll-up run: read raw for its hour on
+    write_history(env.db, env.tenant, "urn:ngsi-ld:Vehicle:R", SPEED, [(late, 1000)], recorded_us=env.tick())
+    entity = env.context.get_entity(env.tenant, "urn:ngsi-ld:Vehicle:R")
+    hours = 60
+    begin = us(start)
+    request = aggregated(
+        ("avg",), "PT1H", timerel="between", time_at=start, end_time_at=us_to_iso(begin + hours * HOUR_US)
+    )
+    for service in (env.service, env.raw):
+        expected = aggregates(service.retrieve(env.tenant, "urn:ngsi-ld:Vehicle:R", request))["avg"]
+        (speed,) = [s for s in service.hourly_means(env.tenant, [entity], frozenset({SPEED}), begin, hours)]
+        slots: list[float | None] = [None] * hours
+        for value, period_start, _ in expected:
+            slots[(period_start - begin) // HOUR_US] = value
+        assert speed.means == pytest.approx(slots)
+        assert sum(value is not None for value in speed.means) > 40

@@ -386,22 +386,14 @@ class AirQualityService:
         out = [_Hourly(entity) for entity in entities]
         if not entities or hours <= 0:
             return out
-        temporal = TemporalQuery(timerel="between", time_at=start_us, end_time_at=start_us + hours * HOUR_US)
         by_iri = {iri: p for p, iri in self.pollutants.items()}
         by_id = {item.entity["id"]: item for item in out}
 
         def read(
             selected: Sequence[dict[str, Any]], attrs: frozenset[str]
         ) -> Iterator[tuple[_Hourly, str, str, list[float | None]]]:
-            request = TemporalRequest(temporal=temporal, attrs=attrs, aggregation=Aggregation(("avg",), HOUR_US))
-            for found in self.temporal.history_of(tenant, selected, request).entities:
-                for series in found.series:
-                    slots: list[float | None] = [None] * hours
-                    for mean, period_start, _ in series.aggregates.get("avg", []):
-                        position = (period_start - start_us) // HOUR_US
-                        if 0 <= position < hours and isinstance(mean, int | float):
-                            slots[position] = float(mean)
-                    yield by_id[found.entity["id"]], series.attr_iri, series.dataset_id, slots
+            for series in self.temporal.hourly_means(tenant, selected, attrs, start_us, hours):
+                yield by_id[series.entity_id], series.attr_iri, series.dataset_id, series.means
 
         def key(iri: str, dataset_id: str) -> tuple[Pollutant, str] | None:
             channel = "" if not dataset_id else CHANNELS.get(dataset_id)
