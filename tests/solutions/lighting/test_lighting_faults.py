@@ -258,6 +258,24 @@ def test_day_burning_while_the_sun_is_up_even_if_a_schedule_commands_it() -> Non
     assert "by day" in timeline.events[0].description
 
 
+def test_a_day_burner_stays_open_through_the_night_and_closes_only_when_seen_off() -> None:
+    # A stuck relay, seen burning at 14:00 and 14:15 CET (sun about 10° up in Berlin mid-January).
+    afternoon = datetime(2026, 1, 15, 13, 0, tzinfo=UTC)
+    timeline = Timeline()
+    for minute in (0, 15):
+        timeline.at(afternoon + minute * MIN, lamps=[lamp(at=afternoon + minute * MIN, commanded=0.0)])
+    assert summary(timeline.events) == [("opened", "lamp-1", "lampUnexpectedOn")]
+    # At night it burns as commanded: that says nothing about the relay, so the fault stays open.
+    for minute in (0, 15, 30, 45):
+        timeline.at(T0 + minute * MIN, lamps=[lamp(at=T0 + minute * MIN, commanded=100.0)])
+    assert summary(timeline.events) == [("opened", "lamp-1", "lampUnexpectedOn")]
+    # Repaired: off when commanded off the next morning (two samples, ten minutes apart and more).
+    morning = datetime(2026, 1, 16, 9, 0, tzinfo=UTC)
+    for minute in (0, 15):
+        timeline.at(morning + minute * MIN, lamps=[lamp(at=morning + minute * MIN, power=1.0, commanded=0.0)])
+    assert summary(timeline.events)[-1] == ("closed", "lamp-1", "lampUnexpectedOn")
+
+
 def test_a_lamp_still_on_just_after_sunrise_is_not_a_day_burner() -> None:
     sunrise = sun_event(SITE, date(2026, 1, 16), SunEvent.SUNRISE)
     assert sunrise is not None

@@ -104,7 +104,10 @@ class City:
     operations: OperationsService
     lighting: LightingService
 
-    def report(self, tenant: str, documents: list[dict[str, Any]]) -> None:
+    def report(self, tenant: str, documents: list[dict[str, Any]], at: datetime | None = None) -> None:
+        """Store reports as received at ``at`` (the broker stamps modifiedAt: when reports arrive)."""
+        if at is not None:
+            self.clock.moment = max(self.clock.moment, at)
         result = self.context.update_documents(tenant, documents)
         assert not result.errors, result.errors
 
@@ -175,7 +178,7 @@ def test_a_cabinet_without_supply_raises_one_alarm_not_one_per_lamp(database: Da
     for k in range(2, 4):
         at = WINTER_EVENING + timedelta(minutes=15 * k)
         lit = [lamp_report(n, at, on=True, power_w=41.0) for n in (1, 2, 3)]
-        city.report(tenant, [meter_report(at, supply=True, voltage=231.0), *lit])
+        city.report(tenant, [meter_report(at, supply=True, voltage=231.0), *lit], at)
         city.lighting.evaluate_tenant(tenant, at)
     assert city.operations.active_alarms(tenant, "lighting") == []
     assert city.operations.get_alarm(tenant, alarm.id).state is TicketState.CLOSED
@@ -185,13 +188,17 @@ def test_a_restarted_service_takes_active_alarms_back_and_closes_them(database: 
     city = make_city(database, tenant, SUMMER_MORNING, lamps=1)
     for k in range(2):
         at = SUMMER_MORNING + timedelta(minutes=15 * k)
-        city.report(tenant, [lamp_report(1, at, on=True, power_w=41.0), meter_report(at, supply=True, voltage=230.0)])
+        city.report(
+            tenant, [lamp_report(1, at, on=True, power_w=41.0), meter_report(at, supply=True, voltage=230.0)], at
+        )
         city.lighting.evaluate_tenant(tenant, at)
     assert len(city.operations.active_alarms(tenant, "lighting")) == 1
     restarted = LightingService(city.context, EXPAND, city.operations, clock=city.clock)
     for k in range(2, 4):
         at = SUMMER_MORNING + timedelta(minutes=15 * k)
-        city.report(tenant, [lamp_report(1, at, on=False, power_w=0.8), meter_report(at, supply=True, voltage=230.0)])
+        city.report(
+            tenant, [lamp_report(1, at, on=False, power_w=0.8), meter_report(at, supply=True, voltage=230.0)], at
+        )
         restarted.evaluate_tenant(tenant, at)
     assert city.operations.active_alarms(tenant, "lighting") == []
 
@@ -246,3 +253,23 @@ def test_commanded_level_and_the_planned_night(database: Database, tenant: str) 
     assert undim.at == datetime(2026, 1, 16, 4, 0, tzinfo=UTC)  # 05:00 CET
     with pytest.raises(NotFound):
         city.lighting.commanded_level(tenant, "urn:ngsi-ld:StreetlightGroup:nope", WINTER_EVENING)
+
+
+def test_silence_runs_from_when_reports_arrive_so_a_backfill_raises_no_communication_loss(
+    database: Database, tenant: str
+) -> None:
+    city = make_city(database, tenant, WINTER_EVENING, lamps=1)
+    # Three hours of old observations arriving now (a simulator's backfill, a gateway emptying its buffer).
+    for k in range(12, 0, -1):
+        observed = WINTER_EVENING - timedelta(minutes=15 * k)
+        city.report(
+            tenant,
+            [lamp_report(1, observed, on=True, power_w=41.0), meter_report(observed, supply=True, voltage=230.0)],
+        )
+        city.lighting.evaluate_tenant(tenant, WINTER_EVENING)
+    assert city.operations.active_alarms(tenant, "lighting") == []
+    # Then nothing for 40 minutes: now both are silent (allowed: 35 minutes).
+    city.clock.advance(minutes=40)
+    city.lighting.evaluate_tenant(tenant, WINTER_EVENING + timedelta(minutes=40))
+    kinds = sorted((a.kind, a.source) for a in city.operations.active_alarms(tenant, "lighting"))
+    assert kinds == [("communicationLoss", CABINET)]  # the lamps behind a silent cabinet are its alarm

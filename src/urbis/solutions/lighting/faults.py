@@ -421,12 +421,13 @@ def lamp_checks(report: LampReport, rules: FaultRules = DEFAULT_FAULT_RULES) -> 
     elevation = sun_elevation(report.site, at)
     by_day = elevation > rules.day_elevation_deg
     if burning and commanded == 0.0:
-        why = "burning while commanded off"
+        checks.append(check(FaultKind.LAMP_UNEXPECTED_ON, True, f"{lamp} burning while commanded off"))
     elif burning and by_day:
-        why = f"burning by day (sun at {elevation:.1f}°)"
-    else:
-        why = ""
-    checks.append(check(FaultKind.LAMP_UNEXPECTED_ON, bool(why), f"{lamp} {why}" if why else f"{lamp} not day-burning"))
+        checks.append(check(FaultKind.LAMP_UNEXPECTED_ON, True, f"{lamp} burning by day (sun at {elevation:.1f}°)"))
+    elif not burning:
+        checks.append(check(FaultKind.LAMP_UNEXPECTED_ON, False, f"{lamp} not day-burning"))
+    # Burning at night while commanded on says nothing about a stuck relay: no evidence either
+    # way, so a day-burner's alarm stays open through the night instead of reopening each morning.
     if commanded == 0.0:
         return checks  # the lamp's power says nothing about its health while it is meant to be off
     checks.append(

@@ -399,15 +399,17 @@ class LightingService:
         control = self._control(tenant, since=now - timedelta(days=1))
         setups: dict[tuple[str, Site], ControlSetup] = {}
         lamp_reports, cabinet_reports, judged = self._new_reports(installation, memory, control, setups)
+        # Silence runs from the last report's arrival, not its observation: a device whose old
+        # observations are still arriving (a backfill, a gateway emptying its buffer) is talking.
         last_reports = [
             LastReport(lamp.id, SourceKind.LAMP, since)
             for lamp in installation.lamps
-            if (since := lamp.reported_at or lamp.created_at) is not None
+            if (since := lamp.received_at or lamp.reported_at or lamp.created_at) is not None
         ]
         last_reports += [
             LastReport(cabinet.id, SourceKind.CABINET, since)
             for cabinet in installation.cabinets
-            if (since := cabinet.reported_at or cabinet.created_at) is not None
+            if (since := cabinet.received_at or cabinet.reported_at or cabinet.created_at) is not None
         ]
         step = evaluate_faults(
             memory.book,

@@ -74,12 +74,16 @@ def parse_instant(raw: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def reported_at(entity: Entity, attributes: tuple[str, ...]) -> datetime | None:
-    """The latest ``observedAt`` among the attributes a device reports: when it last spoke."""
+def reported_at(entity: Entity, attributes: tuple[str, ...], stamp: str = "observedAt") -> datetime | None:
+    """The latest ``observedAt`` among the attributes a device reports: when it last spoke.
+
+    With ``stamp="modifiedAt"``: when the broker last stored one of them, that is when the last
+    report arrived (a gateway replaying its buffer reports old observations, but it talks).
+    """
     times = []
     for iri in attributes:
         instance = _instance(entity, iri)
-        moment = parse_instant(instance.get("observedAt")) if instance is not None else None
+        moment = parse_instant(instance.get(stamp)) if instance is not None else None
         if moment is not None:
             times.append(moment)
     return max(times, default=None)
@@ -134,6 +138,7 @@ class LampView:
     reported_at: datetime | None
     created_at: datetime | None
     presence_at: datetime | None = None  # the latest presence detection at the lamp
+    received_at: datetime | None = None  # when the latest report arrived
 
     @property
     def no_supply(self) -> bool:
@@ -154,6 +159,7 @@ class CabinetView:
     energy_kwh: float | None
     reported_at: datetime | None
     created_at: datetime | None
+    received_at: datetime | None = None  # when the latest meter reading arrived
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,7 @@ def lamp_view(entity: Entity, terms: Terms) -> LampView:
         reported_at=reported_at(entity, terms.lamp_reported),
         created_at=parse_instant(entity.get("createdAt")),
         presence_at=detected_at(entity, terms.presence),
+        received_at=reported_at(entity, terms.lamp_reported, "modifiedAt"),
     )
 
 
@@ -223,6 +230,7 @@ def cabinet_view(entity: Entity, terms: Terms) -> CabinetView:
         energy_kwh=_number(value_of(entity, terms.energy)),
         reported_at=reported_at(entity, terms.cabinet_reported),
         created_at=parse_instant(entity.get("createdAt")),
+        received_at=reported_at(entity, terms.cabinet_reported, "modifiedAt"),
     )
 
 
