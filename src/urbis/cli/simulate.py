@@ -124,7 +124,7 @@ def simulate_command(
     incident: Annotated[
         list[str] | None,
         typer.Option(
-            help="Script an incident, KIND:TARGET@WHEN+DURATION[/EVERY][=LEVEL] (repeatable), e.g. "
+            help="Script an incident, KIND:TARGET@WHEN+DURATION\\[/EVERY]\\[=LEVEL] (repeatable), e.g. "
             "day-burner:lamp-00012@-10m+20m, supply-loss:any@+5m+1h/4h, pm25-episode:Zentrum@-3h+2h=80; "
             "see docs/simulator.md."
         ),
