@@ -109,6 +109,7 @@ def test_a_small_run_measures_the_solutions_the_feed_and_the_stations(backend: s
         assert 0 < s.duration_p50 <= s.duration_p95 <= s.duration_max
         assert s.budget == pytest.approx(budget) and s.interval == pytest.approx(budget * 10.0)
         assert 0 <= s.lag_p50 <= s.lag_max and s.warmup > 0
+        assert 0 <= s.over_budget <= s.runs
     (feed,) = feeds
     assert feed.backfill_measures > 0 and feed.backfill_per_s > 0
     # Every measure the city made in the live run was accepted, none refused or lost.

@@ -150,6 +150,7 @@ class SolutionFigures:
     duration_p95: float
     duration_max: float
     budget: float  # the interval in wall seconds at this speed
+    over_budget: int  # runs that took longer than the budget
     interval: float  # simulated seconds
     lag_p50: float  # simulated seconds
     lag_max: float
@@ -490,6 +491,7 @@ def bench_city(
                 duration_p95=p95,
                 duration_max=max(taken, default=math.nan),
                 budget=runner.interval,
+                over_budget=sum(1 for taken_s in taken if taken_s > runner.interval),
                 interval=runner.interval * speed,
                 lag_p50=lag_p50,
                 lag_max=max(lags[runner.name], default=math.nan),
@@ -719,6 +721,7 @@ def _print_tables(
         "run p50 / p95 / max s (wall)",
         "budget s (wall)",
         "p95 ÷ budget",
+        "runs over budget",
         "lag p50 / max s (simulated)",
         "warm-up run s",
         "keeps up",
@@ -732,6 +735,7 @@ def _print_tables(
             f"{s.duration_p50:.3f} / {s.duration_p95:.3f} / {s.duration_max:.3f}",
             f"{s.budget:g}",
             f"{s.duration_p95 / s.budget:.2f}",
+            f"{s.over_budget}",
             f"{s.lag_p50:.1f} / {s.lag_max:.1f}",
             f"{s.warmup:.2f}",
             "yes" if s.keeps_up else "NO",
