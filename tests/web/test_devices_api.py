@@ -82,7 +82,7 @@ def test_provision_read_change_and_delete(api: TestClient, tenant: str) -> None:
     assert body["id"] == "lamp-1" and len(body["token"]) >= 43
     assert body["entityId"] == "urn:ngsi-ld:Streetlight:lamp-1" and body["entityType"] == "Streetlight"
     assert body["mqttUsername"] == f"{tenant}/lamp-1" and body["enabled"] is True
-    assert [m["measure"] for m in body["mapping"]] == ["on", "dim", "power", "energy", "status"]
+    assert [m["measure"] for m in body["mapping"]] == ["on", "dim", "power", "energy", "status", "presence"]
     assert created.headers["location"] == "/api/v1/devices/lamp-1"
     shown = api.get(f"{DEVICES}/lamp-1", headers=headers).json()
     assert "token" not in shown and shown == {k: v for k, v in body.items() if k != "token"}

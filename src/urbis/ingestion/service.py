@@ -1048,6 +1048,22 @@ def _command_of(row: Row[Any]) -> CommandRecord:
     )
 
 
+def _command_row(record: CommandRecord, encoded_params: bytes) -> dict[str, Any]:
+    """A new (pending) command as its table row."""
+    return {
+        "tenant": record.tenant,
+        "command_id": record.id,
+        "device_id": record.device_id,
+        "command": record.command,
+        "params": encoded_params.decode(),
+        "status": PENDING,
+        "result": None,
+        "created_at": record.created_at,
+        "sent_at": None,
+        "acknowledged_at": None,
+    }
+
+
 #: How long a command stays readable after it was sent (its acknowledgement included).
 COMMAND_RETENTION = timedelta(days=30)
 
@@ -1089,21 +1105,7 @@ class CommandService:
                 raise NotFound(f"no device {device_id!r:.140} in tenant '{tenant}'")
             if not row.enabled:
                 raise Conflict(f"device {device_id!r} is revoked; enable it before sending commands")
-            store.insert_command(
-                conn,
-                {
-                    "tenant": tenant,
-                    "command_id": record.id,
-                    "device_id": device_id,
-                    "command": name,
-                    "params": encoded.decode(),
-                    "status": PENDING,
-                    "result": None,
-                    "created_at": now,
-                    "sent_at": None,
-                    "acknowledged_at": None,
-                },
-            )
+            store.insert_command(conn, _command_row(record, encoded))
         self.bus.publish(DeviceCommand(tenant, device_id, name, params, record.id))
         return record
 
@@ -1137,24 +1139,7 @@ class CommandService:
                     tenant,
                 )
             if kept:
-                conn.execute(
-                    store.commands.insert(),
-                    [
-                        {
-                            "tenant": tenant,
-                            "command_id": record.id,
-                            "device_id": record.device_id,
-                            "command": record.command,
-                            "params": encoded.decode(),
-                            "status": PENDING,
-                            "result": None,
-                            "created_at": now,
-                            "sent_at": None,
-                            "acknowledged_at": None,
-                        }
-                        for record, encoded in kept
-                    ],
-                )
+                conn.execute(store.commands.insert(), [_command_row(record, encoded) for record, encoded in kept])
         for record, _ in kept:
             self.bus.publish(DeviceCommand(tenant, record.device_id, record.command, record.params, record.id))
         return [record for record, _ in kept]

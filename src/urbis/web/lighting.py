@@ -7,7 +7,7 @@ to each lamp with its controller's feedback (staff only: they name who gave an o
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -21,7 +21,7 @@ from urbis.solutions.lighting.views import command_json, override_json
 from urbis.web.deps import current_actor, require_read
 from urbis.web.ngsild.common import call, check_params, read_json, tenant_of
 from urbis.web.operations import alarm_json
-from urbis.web.params import json_response, page_limit, page_offset, text_param
+from urbis.web.params import instant_param, json_response, page_limit, page_offset, text_param
 
 router = APIRouter(prefix="/api/v1/lighting", tags=["lighting"])
 
@@ -38,19 +38,6 @@ def _lighting(request: Request) -> LightingService:
     return service
 
 
-def _instant_param(request: Request, name: str) -> datetime | None:
-    raw = text_param(request, name)
-    if raw is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            raise BadRequestData(f"'{name}' must carry a time zone (e.g. 'Z'), got {raw!r:.40}")
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):  # not a date-time, or one at the very edge of the calendar
-        raise BadRequestData(f"'{name}' must be an ISO 8601 date-time, got {raw!r:.40}") from None
-
-
 @router.get("/energy", summary="Energy, baseline and savings of the street lighting")
 async def energy(request: Request) -> Response:
     """``start``/``end`` (ISO 8601, default the last 24 hours): kWh per lamp, group, cabinet, district and city."""
@@ -58,8 +45,8 @@ async def energy(request: Request) -> Response:
     await require_read(request, tenant)
     check_params(request, {"start", "end"})
     service = _lighting(request)
-    end = _instant_param(request, "end") or service.clock.now()
-    start = _instant_param(request, "start") or end - DEFAULT_ENERGY_WINDOW
+    end = instant_param(request, "end") or service.clock.now()
+    start = instant_param(request, "start") or end - DEFAULT_ENERGY_WINDOW
     if end <= start:
         raise BadRequestData("'end' must come after 'start'")
     if end - start > MAX_ENERGY_WINDOW:

@@ -1,7 +1,8 @@
-"""Small helpers of the ``/api/v1`` JSON endpoints: answers, whole-number and text query parameters, paging."""
+"""Small helpers of the ``/api/v1`` JSON endpoints: answers, whole-number, text and instant query parameters, paging."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -50,3 +51,20 @@ def page_limit(request: Request) -> int:
 def page_offset(request: Request) -> int:
     """``offset``: where the page starts."""
     return int_param(request, "offset", 0, maximum=2**31 - 1)
+
+
+def instant_param(request: Request, name: str) -> datetime | None:
+    """An ISO 8601 date-time with a zone (``Z`` or ``+01:00``) as UTC; None when absent."""
+    raw = text_param(request, name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequestData(f"'{name}' must be an ISO 8601 date-time, got {raw!r:.40}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise BadRequestData(f"'{name}' must carry a time zone (e.g. 'Z' or '+01:00'), got {raw!r:.40}")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # a date at the very edge of the calendar
+        raise BadRequestData(f"'{name}' lies outside the calendar Urbis can use, got {raw!r:.40}") from None

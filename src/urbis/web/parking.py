@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -17,7 +17,7 @@ from urbis.solutions.parking.sessions import ParkingSession
 from urbis.solutions.parking.views import occupancy_json
 from urbis.web.deps import current_actor, require_read
 from urbis.web.ngsild.common import call, check_params, read_json, tenant_of
-from urbis.web.params import int_param, json_response, page_limit, page_offset, text_param
+from urbis.web.params import instant_param, int_param, json_response, page_limit, page_offset, text_param
 
 router = APIRouter(prefix="/api/v1/parking", tags=["parking"])
 
@@ -49,25 +49,9 @@ def _float_param(request: Request, name: str, low: float, high: float, default: 
     return value
 
 
-def _instant_param(request: Request, name: str) -> datetime | None:
-    raw = text_param(request, name)
-    if raw is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequestData(f"'{name}' must be an ISO 8601 date-time, got {raw!r:.40}") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise BadRequestData(f"'{name}' must carry a time zone (e.g. 'Z' or '+01:00'), got {raw!r:.40}")
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # a date at the very edge of the calendar
-        raise BadRequestData(f"'{name}' lies outside the calendar Urbis can use, got {raw!r:.40}") from None
-
-
 def _arrival(request: Request, now: datetime) -> datetime:
     """``arriveAt`` (ISO 8601 with a zone) or ``arrivalMinutes`` from now; neither means now."""
-    arrive_at = _instant_param(request, "arriveAt")
+    arrive_at = instant_param(request, "arriveAt")
     if arrive_at is not None and "arrivalMinutes" in request.query_params:
         raise BadRequestData("give 'arriveAt' or 'arrivalMinutes', not both")
     if arrive_at is None:
@@ -186,9 +170,9 @@ async def occupancy_history(request: Request) -> Response:
     await require_read(request, tenant)
     check_params(request, {"id", "district", "from", "to", "period"})
     service = _parking(request)
-    end = _instant_param(request, "to") or service.clock.now()
+    end = instant_param(request, "to") or service.clock.now()
     try:
-        start = _instant_param(request, "from") or end - DEFAULT_HISTORY_WINDOW
+        start = instant_param(request, "from") or end - DEFAULT_HISTORY_WINDOW
     except OverflowError:  # 'to' on the calendar's first day
         raise BadRequestData("'to' lies too early for a day's window; give 'from' as well") from None
     history = await call(

@@ -20,25 +20,22 @@ from sqlalchemy import Column, Connection, Float, Index, String, Table, Text, bi
 from urbis.core.auth.tables import UTCDateTime
 from urbis.core.db import metadata
 
-lighting_programs = Table(
-    "lighting_programs",
-    metadata,
-    Column("tenant", String(64), primary_key=True),
-    Column("program_id", String(64), primary_key=True),
-    Column("document", Text, nullable=False),
-    Column("updated_at", UTCDateTime(), nullable=False),
-    Column("updated_by", String(256), nullable=False),
-)
 
-lighting_calendars = Table(
-    "lighting_calendars",
-    metadata,
-    Column("tenant", String(64), primary_key=True),
-    Column("calendar_id", String(64), primary_key=True),
-    Column("document", Text, nullable=False),
-    Column("updated_at", UTCDateTime(), nullable=False),
-    Column("updated_by", String(256), nullable=False),
-)
+def _document_table(name: str, key: str) -> Table:
+    """A table of JSON documents by tenant and id, with who changed each last and when."""
+    return Table(
+        name,
+        metadata,
+        Column("tenant", String(64), primary_key=True),
+        Column(key, String(64), primary_key=True),
+        Column("document", Text, nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+        Column("updated_by", String(256), nullable=False),
+    )
+
+
+lighting_programs = _document_table("lighting_programs", "program_id")
+lighting_calendars = _document_table("lighting_calendars", "calendar_id")
 
 lighting_group_calendars = Table(
     "lighting_group_calendars",
