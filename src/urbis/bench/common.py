@@ -1,4 +1,4 @@
-"""What the benchmarks share: a real ``urbis serve`` subprocess and percentiles."""
+"""What the benchmarks share: a fresh database, a real ``urbis serve`` subprocess, percentiles."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+
+from urbis.core.db import throwaway_postgres_database
 
 
 def free_port() -> int:
@@ -114,3 +118,16 @@ def percentiles(samples: list[float], *points: float) -> list[float]:
 def median(samples: list[float]) -> float:
     """The median of ``samples``."""
     return statistics.median(samples)
+
+
+@contextmanager
+def bench_database(backend: str, postgres_admin_url: str) -> Iterator[str]:
+    """A fresh database URL for one benchmark run: a temporary SQLite file or a throw-away PostgreSQL database."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{Path(folder) / 'bench.db'}"
+    elif backend == "postgresql":
+        with throwaway_postgres_database(postgres_admin_url, "urbis_bench") as url:
+            yield url
+    else:
+        raise ValueError(f"unknown backend {backend!r}; use sqlite, postgresql or both")

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import orjson
@@ -35,10 +33,10 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import text
 
-from urbis.bench.common import median, mosquitto, percentiles, server
+from urbis.bench.common import bench_database, median, mosquitto, percentiles, server
 from urbis.context.history import iso_to_us, us_to_iso
 from urbis.core.auth.service import AccountService
-from urbis.core.db import Database, migrate, throwaway_postgres_database
+from urbis.core.db import Database, migrate
 from urbis.core.settings import Settings
 
 TENANT = "bench"
@@ -452,18 +450,6 @@ def bench_backend(
     return IngestFigures(backend, http[0], http[1], http[2], http[3], mqtt[0], mqtt[1], mqtt[2], mqtt[3], backlog, raw)
 
 
-@contextmanager
-def _database(backend: str, postgres_admin_url: str) -> Iterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'bench.db'}"
-    elif backend == "postgresql":
-        with throwaway_postgres_database(postgres_admin_url, "urbis_bench") as url:
-            yield url
-    else:
-        raise ValueError(f"unknown backend {backend!r}; use sqlite, postgresql or both")
-
-
 def run_ingest_bench(
     *,
     backends: list[str],
@@ -478,7 +464,7 @@ def run_ingest_bench(
     """Run the ingestion benchmark on each backend and print one table."""
     figures = []
     for backend in backends:
-        with _database(backend, postgres_admin_url) as url:
+        with bench_database(backend, postgres_admin_url) as url:
             figures.append(
                 bench_backend(
                     backend,

@@ -38,7 +38,6 @@ import math
 import multiprocessing
 import pstats
 import random
-import tempfile
 import threading
 import time
 import traceback
@@ -47,7 +46,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -55,13 +53,13 @@ from rich.table import Table
 from sqlalchemy import bindparam, text
 
 from urbis.app import create_app
-from urbis.bench.common import free_port, median, percentiles
+from urbis.bench.common import bench_database, free_port, median, percentiles
 from urbis.context.jsonld import URBIS_CONTEXT_URL
 from urbis.context.rollup import SAFETY_LAG_US
 from urbis.context.temporal import TemporalService
 from urbis.core.auth.service import AccountService
 from urbis.core.clock import FixedClock
-from urbis.core.db import Database, migrate, throwaway_postgres_database
+from urbis.core.db import Database, migrate
 from urbis.core.settings import Settings
 from urbis.ingestion.messages import DeviceReadings, Measure
 from urbis.sim.lighting import BurnCalendar
@@ -220,18 +218,6 @@ def _prepare(database_url: str) -> None:
         AccountService(db, settings).create_user(ADMIN, PASSWORD, tenant=TENANT, roles=["admin"])
     finally:
         db.dispose()
-
-
-@contextmanager
-def _database(backend: str, postgres_admin_url: str) -> Iterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'bench.db'}"
-    elif backend == "postgresql":
-        with throwaway_postgres_database(postgres_admin_url, "urbis_bench") as url:
-            yield url
-    else:
-        raise ValueError(f"unknown backend {backend!r}; use sqlite, postgresql or both")
 
 
 def _settings(database_url: str, speed: float) -> Settings:
@@ -687,12 +673,12 @@ def run_solutions_bench(
     feeds: list[FeedFigures] = []
     station_figures: list[StationFigures] = []
     for backend in backends:
-        with _database(backend, postgres_admin_url) as url:
+        with bench_database(backend, postgres_admin_url) as url:
             found, feed = bench_city(backend, url, plan, console, profile=profile)
             solutions += found
             feeds.append(feed)
         if stations > 0:
-            with _database(backend, postgres_admin_url) as url:
+            with bench_database(backend, postgres_admin_url) as url:
                 station_figures.append(bench_stations(backend, url, stations, runs, console, profile=profile))
     _print_tables(plan, solutions, feeds, station_figures, console)
     return solutions, feeds, station_figures
