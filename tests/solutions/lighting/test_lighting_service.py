@@ -273,3 +273,23 @@ def test_silence_runs_from_when_reports_arrive_so_a_backfill_raises_no_communica
     city.lighting.evaluate_tenant(tenant, WINTER_EVENING + timedelta(minutes=40))
     kinds = sorted((a.kind, a.source) for a in city.operations.active_alarms(tenant, "lighting"))
     assert kinds == [("communicationLoss", CABINET)]  # the lamps behind a silent cabinet are its alarm
+
+
+def test_a_cabinet_outage_ending_near_a_dim_step_still_closes(database: Database, tenant: str) -> None:
+    # 22:30-23:15 CET: within 45 minutes of the 23:00 dim step, where lamp levels are not judged.
+    start = datetime(2026, 1, 15, 21, 30, tzinfo=UTC)
+    city = make_city(database, tenant, start, lamps=3)
+    for k in range(4):
+        at = start + timedelta(minutes=15 * k)
+        out = k < 2
+        lamps = [
+            lamp_report(n, at, on=not out, power_w=0.0 if out else 41.0, status="noSupply" if out else "ok")
+            for n in (1, 2, 3)
+        ]
+        city.report(tenant, [meter_report(at, supply=not out, voltage=0.0 if out else 231.0), *lamps], at)
+        city.lighting.evaluate_tenant(tenant, at)
+        if k == 1:
+            (alarm,) = city.operations.active_alarms(tenant, "lighting")
+            assert alarm.kind == "supplyLoss"
+    # The lamps' reports near 23:00 still say they have supply again: the one alarm closes.
+    assert city.operations.active_alarms(tenant, "lighting") == []

@@ -160,6 +160,9 @@ class LampReport:
     power_w: float | None = None
     reported_on: bool | None = None
     no_supply: bool = False  # the controller says it has no mains (status "noSupply")
+    #: False near a planned switch or dim step, where a healthy controller may not have followed
+    #: yet: the report then counts for supply and silence only, not against the level.
+    judge_level: bool = True
 
     def __post_init__(self) -> None:
         _require_aware(self.at)
@@ -415,7 +418,7 @@ def lamp_checks(report: LampReport, rules: FaultRules = DEFAULT_FAULT_RULES) -> 
         return [*checks, check(FaultKind.SUPPLY_LOSS, True, f"{lamp} reports no supply")]
     checks.append(check(FaultKind.SUPPLY_LOSS, False, f"{lamp} has supply"))
     burning = is_burning(report, rules)
-    if burning is None:
+    if burning is None or not report.judge_level:
         return checks
     commanded = report.commanded_level
     elevation = sun_elevation(report.site, at)

@@ -452,8 +452,9 @@ class LightingService:
             setup = control.setup(lamp.group_id, site, setups)
             targets = self._targets(lamp)
             detections = installation.detections.get(lamp.id, ())
-            if not lamp.no_supply and self._near_transition(setup, targets, control.overrides, detections, at):
-                continue
+            # Near a planned change the report still says the lamp talks and has supply (a
+            # cabinet's outage must be able to end at 23:00), but not whether its level is right.
+            settled = lamp.no_supply or not self._near_transition(setup, targets, control.overrides, detections, at)
             decision = decide_level(setup, at, targets=targets, overrides=control.overrides, detections=detections)
             curve = DimmingCurve(rated_w=lamp.rated_w or 0.0, standby_w=self.standby_w if lamp.rated_w else 0.0)
             lamp_reports.append(
@@ -467,6 +468,7 @@ class LightingService:
                     power_w=lamp.power_w if lamp.rated_w else None,
                     reported_on=lamp.reported_on,
                     no_supply=lamp.no_supply,
+                    judge_level=settled,
                 )
             )
         cabinet_reports: list[CabinetReport] = []
