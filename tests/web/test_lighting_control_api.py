@@ -149,3 +149,15 @@ def test_the_last_commands_are_staff_only_and_filtered_by_feedback(api: TestClie
     assert api.get(f"{P}/commands", params={"feedback": "ok"}, headers=viewer).json() == []
     assert_problem(api.get(f"{P}/commands", params={"feedback": "great"}, headers=viewer), 400)
     assert_problem(api.get(f"{P}/commands", headers=login_headers(api, tenant, "citizen")), 403)
+
+
+def test_the_tariff_currency_and_grid_factor_come_from_the_settings(db_url: str, tenant: str) -> None:
+    settings = make_settings(
+        db_url, tenant, lighting_tariff_per_kwh=0.21, lighting_currency="CHF", lighting_grid_kg_co2_per_kwh=0.05
+    )
+    with TestClient(create_app(settings)) as client:
+        seed(client, tenant)
+        report = client.get(f"{P}/energy", headers=login_headers(client, tenant, "viewer")).json()
+    assert (report["tariffPerKwh"], report["gridKgCo2PerKwh"]) == ("0.21", 0.05)
+    city = next(node for node in report["nodes"] if node["level"] == "city")
+    assert city["currency"] == "CHF"

@@ -154,6 +154,21 @@ class Settings(BaseSettings):
     parking_price_period_days: int = Field(
         42, ge=1, description="Days between two price changes of a zone and time band, and the occupancy window judged."
     )
+    lighting_tariff_per_kwh: float = Field(
+        0.30,
+        ge=0,
+        le=100,
+        description="Electricity price per kWh for street-lighting savings (a placeholder: set your city's tariff).",
+    )
+    lighting_currency: str = Field(
+        "EUR", pattern=r"^[A-Z]{3}$", description="Currency of the street-lighting tariff (ISO 4217)."
+    )
+    lighting_grid_kg_co2_per_kwh: float = Field(
+        0.38,
+        ge=0,
+        le=2,
+        description="kg of CO2 per kWh of the city's grid, for lighting savings (a placeholder: set your grid's factor).",
+    )
     solutions_enabled: bool = Field(
         True, description="Run the city solutions (lighting, air quality, parking) in the background."
     )

@@ -1002,7 +1002,11 @@ class LightingService:
             nodes.append(EnergyNode(node_id, levels.get(node_id, "lamp"), parent_of.get(node_id), figure, savings))
         if CITY_NODE not in totals:
             empty = energy_savings(
-                EnergyFigure(), 0.0, tariff_per_kwh=self.tariff_per_kwh, grid_kg_co2_per_kwh=self.grid_kg_co2_per_kwh
+                EnergyFigure(),
+                0.0,
+                tariff_per_kwh=self.tariff_per_kwh,
+                grid_kg_co2_per_kwh=self.grid_kg_co2_per_kwh,
+                currency=self.currency,
             )
             nodes.append(EnergyNode(CITY_NODE, "city", None, EnergyFigure(), empty))
         return EnergyReport(start, end, self.tariff_per_kwh, self.grid_kg_co2_per_kwh, nodes)
