@@ -40,6 +40,7 @@ from urbis.ingestion.service import (
     IngestMetrics,
 )
 from urbis.operations.service import OperationsService
+from urbis.solutions.air_quality.model import ThresholdRule
 from urbis.solutions.air_quality.service import AirQualityService
 from urbis.solutions.lighting.service import LightingService
 from urbis.solutions.parking.const import PricingRules
@@ -202,6 +203,7 @@ def _wire_solutions(
         app.state.operations,
         clock=clock,
         timezone=settings.city_timezone,
+        alert_rule=ThresholdRule(settings.air_quality_alert_aqi, settings.air_quality_alert_hysteresis),
     )
     app.state.solution_runners = [
         SolutionRunner(

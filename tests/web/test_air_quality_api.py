@@ -151,3 +151,10 @@ def test_daily_values_and_who_figures(client: TestClient, tenant: str) -> None:
         assert_problem(client.get(path, params=params), 400)
         assert_problem(client.get("/api/v1/air-quality/who", params=params), 400)
     assert_problem(client.get("/api/v1/air-quality/stations/urn:ngsi-ld:AirQualityObserved:none/daily"), 404)
+
+
+def test_the_alert_threshold_comes_from_the_settings(db_url: str, tenant: str) -> None:
+    settings = make_settings(db_url, tenant, air_quality_alert_aqi=151, air_quality_alert_hysteresis=20)
+    app = create_app(settings)
+    rule = app.state.air_quality.alert_rule
+    assert (rule.threshold, rule.clear_below) == (151, 131)

@@ -169,6 +169,15 @@ class Settings(BaseSettings):
         le=2,
         description="kg of CO2 per kWh of the city's grid, for lighting savings (a placeholder: set your grid's factor).",
     )
+    air_quality_alert_aqi: int = Field(
+        101,
+        ge=1,
+        le=500,
+        description="US AQI at which a station's air-quality alert opens (101: unhealthy for sensitive groups).",
+    )
+    air_quality_alert_hysteresis: int = Field(
+        10, ge=0, le=100, description="An open air-quality alert closes once the AQI is this much below the threshold."
+    )
     solutions_enabled: bool = Field(
         True, description="Run the city solutions (lighting, air quality, parking) in the background."
     )

@@ -273,6 +273,8 @@ def test_silence_runs_from_when_reports_arrive_so_a_backfill_raises_no_communica
     city.lighting.evaluate_tenant(tenant, WINTER_EVENING + timedelta(minutes=40))
     kinds = sorted((a.kind, a.source) for a in city.operations.active_alarms(tenant, "lighting"))
     assert kinds == [("communicationLoss", CABINET)]  # the lamps behind a silent cabinet are its alarm
+    (order,) = city.operations.list_work_orders(tenant, TicketFilter(source=CABINET))[0]
+    assert order.title == "Silent controller: check its network link and its power"
 
 
 def test_a_cabinet_outage_ending_near_a_dim_step_still_closes(database: Database, tenant: str) -> None:

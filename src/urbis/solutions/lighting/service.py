@@ -114,8 +114,9 @@ log = logging.getLogger(__name__)
 
 SOLUTION = "lighting"
 
-#: Faults a crew has to go out for; a silent controller is first a network matter.
+#: The maintenance work order each fault opens.
 WORK_ORDER_TITLES: dict[FaultKind, str] = {
+    FaultKind.COMMUNICATION_LOSS: "Silent controller: check its network link and its power",
     FaultKind.LAMP_FAILURE: "Replace or repair the failed lamp",
     FaultKind.LAMP_UNEXPECTED_ON: "Day-burning lamp: check its controller and photocell",
     FaultKind.LAMP_POWER_TOO_HIGH: "Lamp power above tolerance: check the driver",
