@@ -74,19 +74,24 @@ def parse_instant(raw: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def reported_at(entity: Entity, attributes: tuple[str, ...], stamp: str = "observedAt") -> datetime | None:
-    """The latest ``observedAt`` among the attributes a device reports: when it last spoke.
+def report_times(entity: Entity, attributes: tuple[str, ...]) -> tuple[datetime | None, datetime | None]:
+    """When a device last spoke: its latest observation, and when its latest report arrived.
 
-    With ``stamp="modifiedAt"``: when the broker last stored one of them, that is when the last
-    report arrived (a gateway replaying its buffer reports old observations, but it talks).
+    The first is the latest ``observedAt`` among the attributes the device reports, the second
+    their latest ``modifiedAt``, when the broker stored one of them (a gateway replaying its
+    buffer reports old observations, but it talks).
     """
-    times = []
+    observed: list[datetime] = []
+    stored: list[datetime] = []
     for iri in attributes:
         instance = _instance(entity, iri)
-        moment = parse_instant(instance.get(stamp)) if instance is not None else None
-        if moment is not None:
-            times.append(moment)
-    return max(times, default=None)
+        if instance is None:
+            continue
+        for stamp, into in (("observedAt", observed), ("modifiedAt", stored)):
+            moment = parse_instant(instance.get(stamp))
+            if moment is not None:
+                into.append(moment)
+    return max(observed, default=None), max(stored, default=None)
 
 
 def _number(value: Any) -> float | None:
@@ -100,6 +105,13 @@ def _text(value: Any) -> str | None:
 def _point(entity: Entity, terms: Terms) -> tuple[float, float] | None:
     geometry = value_of(entity, terms.location)
     if not isinstance(geometry, dict):
+        return None
+    coordinates = geometry.get("coordinates")
+    if geometry.get("type") == "Point" and isinstance(coordinates, list) and len(coordinates) >= 2:
+        # The common case, read directly: a city's thousands of lamps are points.
+        lon, lat = coordinates[0], coordinates[1]
+        if all(isinstance(c, int | float) and not isinstance(c, bool) for c in (lon, lat)):
+            return float(lon), float(lat)
         return None
     try:
         point = shape(geometry).representative_point()
@@ -198,6 +210,7 @@ def _reference(entity: Entity, iri: str) -> str | None:
 
 def lamp_view(entity: Entity, terms: Terms) -> LampView:
     """A lamp's read model from its entity."""
+    observed, received = report_times(entity, terms.lamp_reported)
     return LampView(
         id=entity["id"],
         group_id=_reference(entity, terms.ref_group),
@@ -211,15 +224,16 @@ def lamp_view(entity: Entity, terms: Terms) -> LampView:
         power_w=_number(value_of(entity, terms.power)),
         energy_kwh=_number(value_of(entity, terms.energy)),
         status=_text(value_of(entity, terms.status)),
-        reported_at=reported_at(entity, terms.lamp_reported),
+        reported_at=observed,
         created_at=parse_instant(entity.get("createdAt")),
         presence_at=detected_at(entity, terms.presence),
-        received_at=reported_at(entity, terms.lamp_reported, "modifiedAt"),
+        received_at=received,
     )
 
 
 def cabinet_view(entity: Entity, terms: Terms) -> CabinetView:
     """A cabinet's read model from its entity."""
+    observed, received = report_times(entity, terms.cabinet_reported)
     return CabinetView(
         id=entity["id"],
         district=_text(value_of(entity, terms.area)),
@@ -228,9 +242,9 @@ def cabinet_view(entity: Entity, terms: Terms) -> CabinetView:
         supply_on=_switch(value_of(entity, terms.power_state)),
         voltage_v=_number(value_of(entity, terms.voltage)),
         energy_kwh=_number(value_of(entity, terms.energy)),
-        reported_at=reported_at(entity, terms.cabinet_reported),
+        reported_at=observed,
         created_at=parse_instant(entity.get("createdAt")),
-        received_at=reported_at(entity, terms.cabinet_reported, "modifiedAt"),
+        received_at=received,
     )
 
 
