@@ -6,11 +6,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck bench lock clean
 
-$(STAMP): pyproject.toml requirements.lock
+ASSETS := src/urbis/web/assets
+
+$(STAMP): pyproject.toml requirements.lock $(ASSETS)/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# The web pages' libraries (htmx, Chart.js, Leaflet), exactly as locked; Urbis serves them itself.
+	@command -v npm >/dev/null || { echo "npm (Node.js) is needed to install the web assets" >&2; exit 1; }
+	npm ci --prefix $(ASSETS) --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install Urbis with its development tools (idempotent)
@@ -39,4 +44,4 @@ lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(ASSETS)/node_modules

@@ -21,6 +21,7 @@ from urbis.context.subscriptions.live import LiveEvents
 from urbis.context.subscriptions.metrics import NotificationMetrics
 from urbis.context.subscriptions.service import SubscriptionService
 from urbis.context.temporal import TemporalService
+from urbis.core.audit import AuditService
 from urbis.core.auth.service import AccountService
 from urbis.core.bus import EventBus
 from urbis.core.clock import Clock, SystemClock
@@ -29,6 +30,7 @@ from urbis.core.jobs import PeriodicJob
 from urbis.core.leader import LeaderRunner, SlotShare
 from urbis.core.runtime import settle_garbage_collector
 from urbis.core.settings import Settings
+from urbis.dashboard.service import DashboardService
 from urbis.ingestion.messages import DeviceCommand
 from urbis.ingestion.mqtt import MqttBridge
 from urbis.ingestion.service import (
@@ -55,6 +57,7 @@ Background = list[tuple[Callable[[], None], Callable[[], None]]]
 #: Modules that declare tables on ``urbis.core.db.metadata``.
 TABLE_MODULES = (
     "urbis.core.auth.tables",
+    "urbis.core.audit",
     "urbis.context.store",
     "urbis.context.history",
     "urbis.context.subscriptions.store",
@@ -62,6 +65,7 @@ TABLE_MODULES = (
     "urbis.operations.store",
     "urbis.solutions.parking.store",
     "urbis.solutions.lighting.store",
+    "urbis.dashboard.store",
 )
 
 
@@ -77,7 +81,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     ``server`` marks the app as its process's only one (``urbis serve``): after
     start-up its long-lived objects are frozen out of the garbage collector's way.
     """
-    from urbis.web import air_quality, auth, devices, events, lighting, operations, parking, system
+    from urbis.web import air_quality, audit, auth, devices, events, lighting, operations, parking, system
     from urbis.web.errors import install_error_handlers
     from urbis.web.ngsild import batch, contexts, discovery, entities, subscriptions, temporal
 
@@ -147,18 +151,46 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     _wire_mqtt(app, settings, db, bus, background)
     # Alarms and work orders, mirrored into the context as Alert and WorkOrder entities.
     app.state.operations = OperationsService(db, app.state.context, clock=clock)
+    # Who did what, when: written by the services in their own transactions, read by the console.
+    app.state.audit = AuditService(db)
     _wire_solutions(app, settings, db, bus, clock, background)
     for module in (entities, batch, discovery, contexts, temporal, subscriptions):
         app.include_router(module.router)
     app.include_router(devices.router)
     app.include_router(operations.router)
+    app.include_router(audit.router)
     app.include_router(parking.router)
     app.include_router(air_quality.router)
     app.include_router(lighting.router)
     app.include_router(events.router)
     app.include_router(auth.router)
     app.include_router(system.router)
+    _wire_dashboard(app, settings, db, clock, background)
     return app
+
+
+def _wire_dashboard(app: FastAPI, settings: Settings, db: Database, clock: Clock, background: Background) -> None:
+    """The mayor's dashboard and the operator console, and the job that keeps their figures' trends."""
+    from urbis.web.ui.setup import install_pages
+
+    app.state.dashboard = DashboardService(
+        db,
+        app.state.context,
+        air_quality=app.state.air_quality,
+        lighting=app.state.lighting,
+        parking=app.state.parking,
+        operations=app.state.operations,
+        timezone=settings.city_timezone,
+        clock=clock,
+    )
+    install_pages(app, settings)
+    if settings.solutions_enabled:
+        # One process records the snapshots: the leader of "dashboard-snapshots".
+        job = PeriodicJob(
+            "dashboard-snapshots", settings.dashboard_snapshot_minutes * 60, app.state.dashboard.record_snapshots
+        )
+        runner = LeaderRunner(db, "dashboard-snapshots", job.start, job.stop)
+        background.append((runner.start, runner.stop))
 
 
 def _wire_solutions(
@@ -178,6 +210,7 @@ def _wire_solutions(
         ),
         base_price=Decimal(str(settings.parking_base_price)),
         tz=ZoneInfo(settings.city_timezone),
+        needs_approval=settings.parking_price_approval,
     )
     app.state.parking = ParkingService(
         app.state.context, urbis_terms, clock=clock, db=db, temporal=app.state.temporal, pricing=pricing

@@ -89,11 +89,11 @@ def test_staff_acknowledge_assign_and_close(ops: OperationsService, tenant: str,
     clock.advance(minutes=3)
     seen = ops.acknowledge_alarm(tenant, alarm.id, "ops-anna")
     assert seen.state is TicketState.ACKNOWLEDGED and seen.acknowledged_at == T0 + timedelta(minutes=3)
-    assert ops.assign_alarm(tenant, alarm.id, "night crew").assignee == "night crew"
+    assert ops.assign_alarm(tenant, alarm.id, "night crew", by="ops-anna").assignee == "night crew"
     (order,) = ops.list_work_orders(tenant, TicketFilter())[0]
-    assert ops.assign_work_order(tenant, order.id, "crew 3").assignee == "crew 3"
+    assert ops.assign_work_order(tenant, order.id, "crew 3", by="ops-anna").assignee == "crew 3"
     assert ops.list_work_orders(tenant, TicketFilter(assignee="crew 3"))[1] == 1
-    closed = ops.close_alarm(tenant, alarm.id, "false alarm: meter glitch")
+    closed = ops.close_alarm(tenant, alarm.id, "false alarm: meter glitch", by="ops-anna")
     assert closed.close_reason == "false alarm: meter glitch"
     # Closing an alarm by hand leaves the crew's work order to them.
     assert ops.get_work_order(tenant, order.id).state is TicketState.OPEN

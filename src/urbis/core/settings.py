@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     parking_price_period_days: int = Field(
         42, ge=1, description="Days between two price changes of a zone and time band, and the occupancy window judged."
     )
+    parking_price_approval: bool = Field(
+        True,
+        description="Price reviews only propose changes, which an operator approves or rejects; off, they apply at once.",
+    )
     lighting_tariff_per_kwh: float = Field(
         0.30,
         ge=0,
@@ -196,6 +200,18 @@ class Settings(BaseSettings):
     )
     events_heartbeat_seconds: float = Field(
         15.0, gt=0, description="Seconds between keep-alive comments on the event stream."
+    )
+    # -- the dashboard -------------------------------------------------------------------
+    dashboard_tile_url: str = Field(
+        "",
+        description="Map tile background of the dashboard, e.g. 'https://tiles.example.org/{z}/{x}/{y}.png' "
+        "(empty: none; the map draws the city's own districts and streets and needs no internet).",
+    )
+    dashboard_tile_attribution: str = Field("", description="Attribution shown on the map for the tile background.")
+    dashboard_snapshot_minutes: float = Field(
+        15.0,
+        gt=0,
+        description="How often the dashboard records its headline figures, for trends against yesterday and last month.",
     )
 
     @classmethod

@@ -6,12 +6,18 @@ work orders), so dashboards, subscriptions and the marketplace see them like any
 entity.  The mirror leaves out the assignee: a person's name is for staff only.  A failed
 mirror is logged and repaired by the next change of the same ticket: the tables are the
 record.
+
+Every staff action (acknowledge, assign, close, open a work order by hand) writes an entry
+to the audit trail (:mod:`urbis.core.audit`) in the transaction of the change itself; what the
+solutions do on their own (report, recover) is not staff's doing and is not audited, and an
+action that changes nothing (acknowledging twice) leaves no entry.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from urbis.context.model import is_uri
 from urbis.context.service import ContextService
+from urbis.core import audit
 from urbis.core.clock import Clock, SystemClock
 from urbis.core.db import Database
 from urbis.core.errors import BadRequestData, NotFound
@@ -31,6 +38,30 @@ log = logging.getLogger(__name__)
 
 #: Smart Data Models ``Alert.category`` per solution (lighting faults are infrastructure upkeep).
 ALERT_CATEGORY = {"air_quality": "environment", "parking": "traffic", "lighting": "infrastructure"}
+
+#: The audit trail's names of staff actions; the target of each entry is the ticket's id.
+ALARM_ACKNOWLEDGE = "alarm.acknowledge"
+ALARM_ASSIGN = "alarm.assign"
+ALARM_CLOSE = "alarm.close"
+WORK_ORDER_ACKNOWLEDGE = "workorder.acknowledge"
+WORK_ORDER_ASSIGN = "workorder.assign"
+WORK_ORDER_CLOSE = "workorder.close"
+WORK_ORDER_CREATE = "workorder.create"
+
+#: What an entry tells beyond who, what and when, from the ticket before and after the action.
+AuditDetail = Callable[[Alarm | WorkOrder, Alarm | WorkOrder], dict[str, Any]]
+
+
+def _no_detail(_before: Alarm | WorkOrder, _after: Alarm | WorkOrder) -> dict[str, Any]:
+    return {}
+
+
+def _assignees(before: Alarm | WorkOrder, after: Alarm | WorkOrder) -> dict[str, Any]:
+    return {"before": before.assignee, "after": after.assignee}
+
+
+def _close_note(_before: Alarm | WorkOrder, after: Alarm | WorkOrder) -> dict[str, Any]:
+    return {"note": after.close_reason}
 
 
 def alarm_entity_id(alarm_id: str) -> str:
@@ -147,48 +178,93 @@ class OperationsService:
     # -- what staff do ---------------------------------------------------------------------
 
     def acknowledge_alarm(self, tenant: str, alarm_id: str, by: str) -> Alarm:
-        """Mark an alarm seen."""
-        return self._change_alarm(tenant, alarm_id, lambda a, now: model.acknowledge(a, by, now))
+        """Mark an alarm seen by ``by`` (the acting user's subject)."""
+        return self._change_alarm(
+            tenant, alarm_id, lambda a, now: model.acknowledge(a, by, now), by, ALARM_ACKNOWLEDGE, _no_detail
+        )
 
-    def assign_alarm(self, tenant: str, alarm_id: str, assignee: str | None) -> Alarm:
-        """Give an alarm to someone (``None``: nobody)."""
-        return self._change_alarm(tenant, alarm_id, lambda a, now: model.assign(a, assignee, now))
+    def assign_alarm(self, tenant: str, alarm_id: str, assignee: str | None, *, by: str) -> Alarm:
+        """Give an alarm to someone (``None``: nobody); ``by`` is who acts."""
+        return self._change_alarm(
+            tenant, alarm_id, lambda a, now: model.assign(a, assignee, now), by, ALARM_ASSIGN, _assignees
+        )
 
-    def close_alarm(self, tenant: str, alarm_id: str, note: str) -> Alarm:
+    def close_alarm(self, tenant: str, alarm_id: str, note: str, *, by: str) -> Alarm:
         """Close an alarm by hand; its work orders stay, a crew may still have work to do."""
-        return self._change_alarm(tenant, alarm_id, lambda a, now: model.close(a, note, now))
+        return self._change_alarm(
+            tenant, alarm_id, lambda a, now: model.close(a, note, now), by, ALARM_CLOSE, _close_note
+        )
 
     def acknowledge_work_order(self, tenant: str, order_id: str, by: str) -> WorkOrder:
-        """Mark a work order seen (taken up)."""
-        return self._change_order(tenant, order_id, lambda o, now: model.acknowledge(o, by, now))
+        """Mark a work order seen (taken up) by ``by``."""
+        return self._change_order(
+            tenant, order_id, lambda o, now: model.acknowledge(o, by, now), by, WORK_ORDER_ACKNOWLEDGE, _no_detail
+        )
 
-    def assign_work_order(self, tenant: str, order_id: str, assignee: str | None) -> WorkOrder:
-        """Give a work order to a person or crew."""
-        return self._change_order(tenant, order_id, lambda o, now: model.assign(o, assignee, now))
+    def assign_work_order(self, tenant: str, order_id: str, assignee: str | None, *, by: str) -> WorkOrder:
+        """Give a work order to a person or crew (``None``: nobody); ``by`` is who acts."""
+        return self._change_order(
+            tenant, order_id, lambda o, now: model.assign(o, assignee, now), by, WORK_ORDER_ASSIGN, _assignees
+        )
 
-    def close_work_order(self, tenant: str, order_id: str, note: str) -> WorkOrder:
+    def close_work_order(self, tenant: str, order_id: str, note: str, *, by: str) -> WorkOrder:
         """Close a work order (the job is done, or not needed)."""
-        return self._change_order(tenant, order_id, lambda o, now: model.close(o, note, now))
+        return self._change_order(
+            tenant, order_id, lambda o, now: model.close(o, note, now), by, WORK_ORDER_CLOSE, _close_note
+        )
 
     def create_work_order(
-        self, tenant: str, *, title: str, description: str, source: str, severity: model.Severity
+        self, tenant: str, *, title: str, description: str, source: str, severity: model.Severity, by: str
     ) -> WorkOrder:
-        """Open a work order by hand (no alarm behind it); ``source`` names the entity concerned."""
+        """Open a work order by hand (no alarm behind it); ``source`` names the entity concerned, ``by`` who opens it."""
         if not is_uri(source):
             raise BadRequestData(f"'source' must be an entity id (a URI), got {source!r:.80}")
         order = model.manual_work_order(tenant, title, description, source, severity, self.clock.now(), model.new_id())
         with self.db.write() as conn:
             store.insert_work_order(conn, order)
+            audit.record(
+                conn,
+                tenant,
+                actor=by,
+                action=WORK_ORDER_CREATE,
+                target=order.id,
+                at=order.opened_at,
+                detail={"title": order.title, "source": order.source, "severity": order.severity.value},
+            )
         self._mirror([], [order])
         return order
 
-    def _change_alarm(self, tenant: str, alarm_id: str, change: Callable[[Alarm, datetime], Alarm]) -> Alarm:
-        return self._change(tenant, alarm_id, "alarm", store.get_alarm, store.save_alarm, change)
+    def _change_alarm(
+        self,
+        tenant: str,
+        alarm_id: str,
+        change: Callable[[Alarm, datetime], Alarm],
+        by: str,
+        action: str,
+        detail: AuditDetail,
+    ) -> Alarm:
+        return self._change(
+            tenant, alarm_id, "alarm", store.get_alarm, store.save_alarm, change, _StaffAction(by, action, detail)
+        )
 
     def _change_order(
-        self, tenant: str, order_id: str, change: Callable[[WorkOrder, datetime], WorkOrder]
+        self,
+        tenant: str,
+        order_id: str,
+        change: Callable[[WorkOrder, datetime], WorkOrder],
+        by: str,
+        action: str,
+        detail: AuditDetail,
     ) -> WorkOrder:
-        return self._change(tenant, order_id, "work order", store.get_work_order, store.save_work_order, change)
+        return self._change(
+            tenant,
+            order_id,
+            "work order",
+            store.get_work_order,
+            store.save_work_order,
+            change,
+            _StaffAction(by, action, detail),
+        )
 
     def _change(
         self,
@@ -198,20 +274,35 @@ class OperationsService:
         load: Callable[[Connection, str, str], Ticket | None],
         save: Callable[[Connection, Ticket], None],
         change: Callable[[Ticket, datetime], Ticket],
+        staff: _StaffAction,
     ) -> Ticket:
-        """Load a ticket, apply a rule, save and mirror it if the rule changed anything."""
+        """Load a ticket, apply a rule; save, audit and mirror it if the rule changed anything.
+
+        A bare touch (assigning the person who has it already only moves ``updatedAt``) is no
+        change: the ticket stays as it was and the trail records nothing.
+        """
         with self.db.write() as conn:
             current = load(conn, tenant, ticket_id)
             if current is None:
                 raise NotFound(f"{what} {ticket_id!r:.80} does not exist")
-            ticket = change(current, self.clock.now())
-            if ticket != current:
-                save(conn, ticket)
-        if ticket != current:
-            if isinstance(ticket, Alarm):
-                self._mirror([ticket], [])
-            else:
-                self._mirror([], [ticket])
+            now = self.clock.now()
+            ticket = change(current, now)
+            if replace(ticket, updated_at=current.updated_at) == current:
+                return current
+            save(conn, ticket)
+            audit.record(
+                conn,
+                tenant,
+                actor=staff.by,
+                action=staff.action,
+                target=ticket_id,
+                at=now,
+                detail=staff.detail(current, ticket),
+            )
+        if isinstance(ticket, Alarm):
+            self._mirror([ticket], [])
+        else:
+            self._mirror([], [ticket])
         return ticket
 
     # -- reading ---------------------------------------------------------------------------
@@ -269,3 +360,12 @@ class OperationsService:
                 continue
             for entity_id, error in result.errors:
                 log.error("operations entity %s not mirrored: %s", entity_id, error.detail)
+
+
+@dataclass(frozen=True)
+class _StaffAction:
+    """Who acts, and how the audit trail names the action and tells its detail."""
+
+    by: str
+    action: str
+    detail: AuditDetail

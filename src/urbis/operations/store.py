@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     func,
     insert,
     select,
@@ -109,6 +110,35 @@ class TicketFilter:
     alarm_id: str | None = None  # work orders only
     limit: int = 100
     offset: int = 0
+    sort: str = "-openedAt"  # one of SORT_KEYS, "-" first for descending
+
+
+#: What a listing may be sorted by: the API's name and the column behind it.
+SORT_KEYS = {
+    "openedAt": "opened_at",
+    "updatedAt": "updated_at",
+    "severity": "severity",
+    "state": "state",
+    "assignee": "assignee",
+    "source": "source",
+}
+
+
+def parse_sort(raw: str) -> str:
+    """A sort key as :class:`TicketFilter` takes it; ValueError for an unknown one."""
+    if raw.removeprefix("-") not in SORT_KEYS:
+        raise ValueError(f"cannot sort by {raw!r:.40}; use one of {', '.join(SORT_KEYS)} (prefix '-' for descending)")
+    return raw
+
+
+def _order(table: Table, sort: str, id_column: str) -> list[Any]:
+    descending = sort.startswith("-")
+    column = table.c[SORT_KEYS.get(sort.removeprefix("-"), "opened_at")]
+    key: Any = column
+    if column.name == "severity":
+        # Severity sorts by rank, not alphabetically.
+        key = case({s.value: s.rank for s in Severity}, value=column, else_=-1)
+    return [key.desc() if descending else key.asc(), table.c.opened_at.desc(), table.c[id_column]]
 
 
 def _to_row(ticket: Alarm | WorkOrder) -> dict[str, Any]:
@@ -212,7 +242,7 @@ def list_alarms(conn: Connection, tenant: str, wanted: TicketFilter) -> tuple[li
     rows = conn.execute(
         select(alarms)
         .where(where)
-        .order_by(alarms.c.opened_at.desc(), alarms.c.alarm_id)
+        .order_by(*_order(alarms, wanted.sort, "alarm_id"))
         .limit(wanted.limit)
         .offset(wanted.offset)
     ).all()
@@ -274,7 +304,7 @@ def list_work_orders(conn: Connection, tenant: str, wanted: TicketFilter) -> tup
     rows = conn.execute(
         select(work_orders)
         .where(where)
-        .order_by(work_orders.c.opened_at.desc(), work_orders.c.order_id)
+        .order_by(*_order(work_orders, wanted.sort, "order_id"))
         .limit(wanted.limit)
         .offset(wanted.offset)
     ).all()

@@ -65,8 +65,16 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error leave the app as a ProblemDetails body, never a bare 500 page."""
 
+    def page(request: Request, status: int, title: str, detail: str) -> Response | None:
+        # The web pages register an HTML renderer; APIs and JSON twins keep ProblemDetails.
+        renderer = getattr(request.app.state, "page_errors", None)
+        return None if renderer is None else renderer(request, status, title, detail)
+
     @app.exception_handler(UrbisError)
     async def _urbis_error(request: Request, error: UrbisError) -> Response:
+        html = page(request, error.status, error.title, error.detail)
+        if html is not None:
+            return html
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
         return problem_response(problem_of(error, request.url.path), headers)
 
@@ -78,6 +86,9 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"no resource at {request.url.path}"
         if error.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
+        html = page(request, error.status_code, title, detail)
+        if html is not None:
+            return html
         return problem_response(
             problem(code, title, detail, error.status_code, request.url.path), dict(error.headers or {}) or None
         )

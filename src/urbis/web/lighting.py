@@ -3,6 +3,7 @@
 Control: programs and calendars (read by anyone who may read the city, edited by operators),
 which calendar a group runs, operator overrides with an expiry, and the level last commanded
 to each lamp with its controller's feedback (staff only: they name who gave an override).
+Every change of the control goes to the audit trail under the caller's subject (``GET /api/v1/audit``).
 """
 
 from __future__ import annotations
@@ -135,8 +136,8 @@ async def put_program(request: Request, program_id: str) -> Response:
 @router.delete("/programs/{program_id}", status_code=204, summary="Delete a control program")
 async def delete_program(request: Request, program_id: str) -> Response:
     """409 while a calendar runs it."""
-    tenant, _ = _controller(request)
-    await call(_lighting(request).delete_program, tenant, program_id)
+    tenant, actor = _controller(request)
+    await call(_lighting(request).delete_program, tenant, program_id, by=actor.subject)
     return Response(status_code=204)
 
 
@@ -170,8 +171,8 @@ async def put_calendar(request: Request, calendar_id: str) -> Response:
 @router.delete("/calendars/{calendar_id}", status_code=204, summary="Delete a calendar")
 async def delete_calendar(request: Request, calendar_id: str) -> Response:
     """409 while groups run it."""
-    tenant, _ = _controller(request)
-    await call(_lighting(request).delete_calendar, tenant, calendar_id)
+    tenant, actor = _controller(request)
+    await call(_lighting(request).delete_calendar, tenant, calendar_id, by=actor.subject)
     return Response(status_code=204)
 
 

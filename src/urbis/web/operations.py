@@ -1,7 +1,8 @@
 """The operations API: alarms and work orders of the tenant named by ``NGSILD-Tenant``.
 
 Reading needs a staff role in the tenant (viewer, operator, admin); changing
-a ticket (acknowledge, assign, close, open a work order by hand) needs operator or admin.
+a ticket (acknowledge, assign, close, open a work order by hand) needs operator or admin,
+and each change goes to the audit trail under the caller's subject (``GET /api/v1/audit``).
 """
 
 from __future__ import annotations
@@ -165,12 +166,12 @@ async def acknowledge_alarm(request: Request, alarm_id: str) -> Response:
 @router.post("/alarms/{alarm_id}/assign", summary="Assign an alarm")
 async def assign_alarm(request: Request, alarm_id: str) -> Response:
     """Body ``{"assignee": "<name>"}``; ``null`` takes it back."""
-    tenant, _ = _operator(request)
+    tenant, actor = _operator(request)
     body = await _object(request)
     if "assignee" not in body:
         raise BadRequestData("'assignee' is required (null to unassign)")
     assignee = _text_member(body, "assignee")
-    alarm = await call(_operations(request).assign_alarm, tenant, alarm_id, assignee)
+    alarm = await call(_operations(request).assign_alarm, tenant, alarm_id, assignee, by=actor.subject)
     return json_response(alarm_json(alarm))
 
 
@@ -179,7 +180,7 @@ async def close_alarm(request: Request, alarm_id: str) -> Response:
     """Optional body ``{"note": "..."}``; its work orders stay open."""
     tenant, actor = _operator(request)
     note = _text_member(await _optional_object(request), "note") or f"closed by {actor.subject}"
-    alarm = await call(_operations(request).close_alarm, tenant, alarm_id, note)
+    alarm = await call(_operations(request).close_alarm, tenant, alarm_id, note, by=actor.subject)
     return json_response(alarm_json(alarm))
 
 
@@ -198,7 +199,7 @@ async def list_work_orders(request: Request) -> Response:
 @router.post("/work-orders", status_code=201, summary="Open a work order by hand")
 async def create_work_order(request: Request) -> Response:
     """Body ``{"title", "source" (an entity id), "description"?, "severity"? (default medium)}``."""
-    tenant, _ = _operator(request)
+    tenant, actor = _operator(request)
     body = await _object(request)
     order = await call(
         _operations(request).create_work_order,
@@ -207,6 +208,7 @@ async def create_work_order(request: Request) -> Response:
         description=_text_member(body, "description") or "",
         source=_text_member(body, "source", required=True) or "",
         severity=parse_severity(_text_member(body, "severity") or "medium"),
+        by=actor.subject,
     )
     return json_response(work_order_json(order), 201, {"Location": f"/api/v1/work-orders/{order.id}"})
 
@@ -229,11 +231,12 @@ async def acknowledge_work_order(request: Request, order_id: str) -> Response:
 @router.post("/work-orders/{order_id}/assign", summary="Assign a work order")
 async def assign_work_order(request: Request, order_id: str) -> Response:
     """Body ``{"assignee": "<person or crew>"}``; ``null`` takes it back."""
-    tenant, _ = _operator(request)
+    tenant, actor = _operator(request)
     body = await _object(request)
     if "assignee" not in body:
         raise BadRequestData("'assignee' is required (null to unassign)")
-    order = await call(_operations(request).assign_work_order, tenant, order_id, _text_member(body, "assignee"))
+    assignee = _text_member(body, "assignee")
+    order = await call(_operations(request).assign_work_order, tenant, order_id, assignee, by=actor.subject)
     return json_response(work_order_json(order))
 
 
@@ -242,5 +245,5 @@ async def close_work_order(request: Request, order_id: str) -> Response:
     """Optional body ``{"note": "..."}``."""
     tenant, actor = _operator(request)
     note = _text_member(await _optional_object(request), "note") or f"closed by {actor.subject}"
-    order = await call(_operations(request).close_work_order, tenant, order_id, note)
+    order = await call(_operations(request).close_work_order, tenant, order_id, note, by=actor.subject)
     return json_response(work_order_json(order))

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from urbis.core.auth.roles import can_manage_operations, can_read_context, can_read_operations, require
-from urbis.core.errors import BadRequestData
+from urbis.core.auth.tokens import Actor
+from urbis.core.errors import BadRequestData, InvalidRequest
 from urbis.solutions.parking.const import DEFAULT_GUIDANCE, GuidanceParams
 from urbis.solutions.parking.guidance import GuidanceOption, PlaceKind
 from urbis.solutions.parking.service import ALL_KINDS, ParkingService
 from urbis.solutions.parking.sessions import ParkingSession
+from urbis.solutions.parking.store import RateProposal
 from urbis.solutions.parking.views import occupancy_json
 from urbis.web.deps import current_actor, require_read
-from urbis.web.ngsild.common import call, check_params, read_json, tenant_of
+from urbis.web.ngsild.common import call, check_params, read_body, read_json, tenant_of
 from urbis.web.params import instant_param, int_param, json_response, page_limit, page_offset, text_param
 
 router = APIRouter(prefix="/api/v1/parking", tags=["parking"])
@@ -227,16 +231,94 @@ async def rate_log(request: Request) -> Response:
     return json_response(entries, headers={"X-Total-Count": str(total)})
 
 
-@router.post("/rates/review", summary="Review prices now")
-async def review_rates(request: Request) -> Response:
-    """Apply the SFpark rule to every paid zone and time band now (operators); every decision, with its reason."""
+def _price_operator(request: Request) -> tuple[str, Actor]:
+    """The tenant and the caller, who must be an operator: the one check for reviewing and deciding prices."""
     tenant = tenant_of(request)
     actor = current_actor(request)
     require(can_manage_operations(actor, tenant), actor, f"review the parking prices of tenant '{tenant}'")
+    return tenant, actor
+
+
+@router.post("/rates/review", summary="Review prices now")
+async def review_rates(request: Request) -> Response:
+    """Apply the SFpark rule to every paid zone and time band now (operators); every decision, with its reason.
+
+    Each changed decision says whether it was applied (``"changeState": "applied"``) or waits for
+    an operator (``"pending"``, with its ``proposalId``); decisions that change nothing carry null.
+    """
+    tenant, _ = _price_operator(request)
     check_params(request, set())
     service = _parking(request)
-    decisions = await call(service.review_prices, tenant, service.clock.now())
-    return json_response([d.to_record() for d in decisions])
+    review = await call(service.price_review, tenant, service.clock.now())
+    answer = []
+    for decision in review.decisions:
+        record: dict[str, Any] = dict(decision.to_record())
+        proposal_id = review.proposal_ids.get((decision.zone_id, decision.time_band))
+        record["changeState"] = None if not decision.changed else "pending" if review.pending else "applied"
+        record["proposalId"] = proposal_id
+        answer.append(record)
+    return json_response(answer)
+
+
+@router.get("/rates/proposals", summary="Price changes proposed by reviews, and their decisions")
+async def rate_proposals(request: Request) -> Response:
+    """Newest first; ``state`` (pending, approved, rejected, superseded) filters; ``limit``/``offset`` page.
+
+    The total is in ``X-Total-Count``.
+    """
+    tenant = tenant_of(request)
+    await require_read(request, tenant)
+    check_params(request, {"state", "limit", "offset"})
+    found, total = await call(
+        _parking(request).proposals,
+        tenant,
+        text_param(request, "state"),
+        limit=page_limit(request),
+        offset=page_offset(request),
+    )
+    return json_response([p.to_json() for p in found], headers={"X-Total-Count": str(total)})
+
+
+async def _decision_note(request: Request) -> str | None:
+    """The note of an optional ``{"note": "..."}`` body (within the body size limit)."""
+    raw = await read_body(request)
+    if not raw.strip():
+        return None
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be a JSON object")
+    note = body.get("note")
+    if note is not None and not isinstance(note, str):
+        raise BadRequestData("'note' must be a string")
+    return note
+
+
+def _proposal_answer(proposal: RateProposal) -> Response:
+    return json_response(proposal.to_json())
+
+
+@router.post("/rates/proposals/{proposal_id}/approve", summary="Approve a proposed price")
+async def approve_proposal(request: Request, proposal_id: str) -> Response:
+    """Apply the proposed price now (operators); optional body ``{"note": "..."}``.
+
+    409 when the proposal is no longer pending or the price in force changed since it was made.
+    """
+    tenant, actor = _price_operator(request)
+    check_params(request, set())
+    note = await _decision_note(request)
+    return _proposal_answer(await call(_parking(request).approve_proposal, tenant, proposal_id, actor.subject, note))
+
+
+@router.post("/rates/proposals/{proposal_id}/reject", summary="Reject a proposed price")
+async def reject_proposal(request: Request, proposal_id: str) -> Response:
+    """Leave the price as it is (operators); optional body ``{"note": "..."}``; 409 when no longer pending."""
+    tenant, actor = _price_operator(request)
+    check_params(request, set())
+    note = await _decision_note(request)
+    return _proposal_answer(await call(_parking(request).reject_proposal, tenant, proposal_id, actor.subject, note))
 
 
 @router.get("/forecast", summary="A zone's or garage's occupancy 15, 30 and 60 minutes ahead")

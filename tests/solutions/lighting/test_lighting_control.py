@@ -195,9 +195,9 @@ def test_a_stored_calendar_runs_its_programs_for_the_groups_assigned_to_it(datab
     assert feedback_of(control, tenant)[L1] == (30.0, "pending")
 
     with pytest.raises(Conflict, match="week"):
-        lighting.delete_program(tenant, "late")
+        lighting.delete_program(tenant, "late", by="op")
     with pytest.raises(Conflict, match="1 group"):
-        lighting.delete_calendar(tenant, "week")
+        lighting.delete_calendar(tenant, "week", by="op")
     with pytest.raises(BadRequestData, match="unknown program"):
         lighting.put_calendar(tenant, "bad", {"defaultProgram": "nope"}, "op")
     with pytest.raises(BadRequestData, match="no lighting calendar"):
@@ -205,13 +205,13 @@ def test_a_stored_calendar_runs_its_programs_for_the_groups_assigned_to_it(datab
     with pytest.raises(NotFound):
         lighting.assign_calendar(tenant, "urn:ngsi-ld:StreetlightGroup:none", "week", "op")
     with pytest.raises(Conflict, match="built-in"):
-        lighting.delete_program(tenant, "urbis-default")
+        lighting.delete_program(tenant, "urbis-default", by="op")
 
     # Back on the default calendar, the calendar and then the program can go.
     lighting.assign_calendar(tenant, GROUP, "default", "op")
     assert lighting.commanded_level(tenant, GROUP, datetime(2026, 1, 15, 21, 30, tzinfo=UTC)).level == 100.0
-    lighting.delete_calendar(tenant, "week")
-    lighting.delete_program(tenant, "late")
+    lighting.delete_calendar(tenant, "week", by="op")
+    lighting.delete_program(tenant, "late", by="op")
     assert [p["id"] for p in lighting.list_programs(tenant)] == ["urbis-default"]
     with pytest.raises(NotFound):
         lighting.get_program(tenant, "late")

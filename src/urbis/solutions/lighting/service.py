@@ -15,6 +15,11 @@ through the context service and runs the pure rules of :mod:`urbis.solutions.lig
   (``setLightLevel``) through the ingestion command service, and the controller's next
   reports are checked against it (TALQ feedback): a lamp that keeps reporting another level
   opens a ``commandFeedbackMismatch`` alarm, closed when it follows again.
+
+Every change an operator makes to the control (programs, calendars, a group's calendar,
+overrides) is written to the audit trail (:mod:`urbis.core.audit`) in the transaction of the
+change; a change that changes nothing (the same document again, the calendar a group runs
+already) leaves no entry and no write.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from decimal import Decimal
 
 from urbis.context.service import ContextService
 from urbis.context.temporal import TemporalQuery, TemporalRequest, TemporalService
+from urbis.core import audit
 from urbis.core.clock import Clock, SystemClock
 from urbis.core.db import Database
 from urbis.core.errors import AlreadyExists, BadRequestData, Conflict, NotFound
@@ -101,12 +107,14 @@ from urbis.solutions.lighting.views import (
     EnergyReport,
     Expand,
     GroupView,
+    LampState,
     LampView,
     NightScheduleView,
     Terms,
     cabinet_view,
     district_node,
     group_view,
+    lamp_state,
     lamp_view,
 )
 
@@ -160,6 +168,15 @@ LEVEL_EPSILON = 0.5
 #: The id of the built-in program and calendar that run until a city stores its own.
 BUILTIN_PROGRAM = "urbis-default"
 DEFAULT_CALENDAR = "default"
+
+#: The audit trail's names of operators' control actions (targets: program, calendar, group and override ids).
+OVERRIDE_CREATE = "lighting.override.create"
+OVERRIDE_WITHDRAW = "lighting.override.withdraw"
+PROGRAM_PUT = "lighting.program.put"
+PROGRAM_DELETE = "lighting.program.delete"
+CALENDAR_PUT = "lighting.calendar.put"
+CALENDAR_DELETE = "lighting.calendar.delete"
+CALENDAR_ASSIGN = "lighting.calendar.assign"
 
 #: How far beyond a window's edges the energy counters are read, to interpolate them at the
 #: edges: a controller reports every 15 minutes, so an hour covers a missed report or three.
@@ -712,6 +729,23 @@ class LightingService:
             )
         )
 
+    def lamp_states(self, tenant: str) -> list[LampState]:
+        """Every lamp's state now; an alarm on a lamp, its group or its cabinet makes it a fault."""
+        lamps = [lamp_view(e, self.terms) for e in self.context.entities_of_type(tenant, self.terms.streetlight)]
+        by_source: dict[str, list[str]] = {}
+        for alarm in self.active_faults(tenant):
+            by_source.setdefault(alarm.source, []).append(alarm.id)
+        states = []
+        for lamp in lamps:
+            faults = [
+                *by_source.get(lamp.id, ()),
+                *(by_source.get(lamp.group_id, ()) if lamp.group_id else ()),
+                *(by_source.get(lamp.cabinet_id, ()) if lamp.cabinet_id else ()),
+            ]
+            states.append(lamp_state(lamp, tuple(faults)))
+        states.sort(key=lambda state: state.id)
+        return states
+
     def active_faults(self, tenant: str) -> list[Alarm]:
         """The active lighting alarms (what the fault rules opened and has not closed yet)."""
         return self.operations.active_alarms(tenant, SOLUTION)
@@ -781,12 +815,20 @@ class LightingService:
         """Create or replace a program from its document; the stored document and whether it is new."""
         program, name = parse_program(body, check_id(program_id, "the program id"))
         document = program_json(program, name)
+        created = False
         with self._database().write() as conn:
-            created = store.put_program(conn, tenant, program.program_id, document, self.clock.now(), by)
+            before = store.get_program(conn, tenant, program.program_id)
+            if before is None or before.document != store.stored_form(document):
+                now = self.clock.now()
+                created = store.put_program(conn, tenant, program.program_id, document, now, by)
+                detail = {"created": created, "name": name}
+                audit.record(
+                    conn, tenant, actor=by, action=PROGRAM_PUT, target=program.program_id, at=now, detail=detail
+                )
         return self.get_program(tenant, program.program_id), created
 
-    def delete_program(self, tenant: str, program_id: str) -> None:
-        """Delete a stored program; :class:`Conflict` while a calendar uses it.
+    def delete_program(self, tenant: str, program_id: str, *, by: str) -> None:
+        """Delete a stored program (``by``: who does); :class:`Conflict` while a calendar uses it.
 
         Deleting a stored program that carries the built-in id brings the built-in one back;
         the built-in program itself cannot be deleted.
@@ -806,6 +848,7 @@ class LightingService:
                 if builtin:
                     raise Conflict("the built-in program cannot be deleted; store a program with its id to change it")
                 raise NotFound(f"no lighting program {program_id!r:.70} in tenant '{tenant}'")
+            audit.record(conn, tenant, actor=by, action=PROGRAM_DELETE, target=program_id, at=self.clock.now())
 
     def list_calendars(self, tenant: str) -> list[dict[str, object]]:
         """Every calendar with the groups that run it; the built-in ``default`` unless the city stored its own."""
@@ -841,18 +884,25 @@ class LightingService:
     def put_calendar(self, tenant: str, calendar_id: str, body: object, by: str) -> tuple[dict[str, object], bool]:
         """Create or replace a calendar; every program it names must exist (else :class:`BadRequestData`)."""
         calendar, name = parse_calendar(body, check_id(calendar_id, "the calendar id"))
+        document = calendar_json(calendar, name)
+        created = False
         with self._database().write() as conn:
             known = {item.id for item in store.programs(conn, tenant)} | {self.program.program_id}
             missing = sorted(programs_named(calendar) - known)
             if missing:
                 raise BadRequestData(f"the calendar names unknown program(s) {', '.join(missing)}; create them first")
-            created = store.put_calendar(
-                conn, tenant, calendar.calendar_id, calendar_json(calendar, name), self.clock.now(), by
-            )
+            before = store.get_calendar(conn, tenant, calendar.calendar_id)
+            if before is None or before.document != store.stored_form(document):
+                now = self.clock.now()
+                created = store.put_calendar(conn, tenant, calendar.calendar_id, document, now, by)
+                detail = {"created": created, "name": name, "defaultProgram": calendar.default_program}
+                audit.record(
+                    conn, tenant, actor=by, action=CALENDAR_PUT, target=calendar.calendar_id, at=now, detail=detail
+                )
         return self.get_calendar(tenant, calendar.calendar_id), created
 
-    def delete_calendar(self, tenant: str, calendar_id: str) -> None:
-        """Delete a calendar; :class:`Conflict` while groups run it."""
+    def delete_calendar(self, tenant: str, calendar_id: str, *, by: str) -> None:
+        """Delete a calendar (``by``: who does); :class:`Conflict` while groups run it."""
         with self._database().write() as conn:
             users = sorted(g for g, c in store.group_calendars(conn, tenant).items() if c == calendar_id)
             if users:
@@ -862,6 +912,7 @@ class LightingService:
                 )
             if not store.delete_calendar(conn, tenant, calendar_id):
                 raise NotFound(f"no lighting calendar {calendar_id!r:.70} in tenant '{tenant}'")
+            audit.record(conn, tenant, actor=by, action=CALENDAR_DELETE, target=calendar_id, at=self.clock.now())
 
     def assign_calendar(self, tenant: str, group_id: str, calendar_id: str, by: str) -> None:
         """Make a group run a calendar (its lamps follow from the next evaluation)."""
@@ -876,10 +927,16 @@ class LightingService:
                 raise BadRequestData(
                     f"no lighting calendar {check_id(calendar_id, 'calendarId')!r} in tenant '{tenant}'"
                 )
+            before = store.group_calendar(conn, tenant, group_id) or DEFAULT_CALENDAR
+            if before == calendar_id:
+                return
+            now = self.clock.now()
             if calendar_id == DEFAULT_CALENDAR:
                 store.unassign_calendar(conn, tenant, group_id)
             else:
-                store.assign_calendar(conn, tenant, group_id, calendar_id, self.clock.now(), by)
+                store.assign_calendar(conn, tenant, group_id, calendar_id, now, by)
+            detail = {"before": before, "after": calendar_id}
+            audit.record(conn, tenant, actor=by, action=CALENDAR_ASSIGN, target=group_id, at=now, detail=detail)
 
     # -- overrides ---------------------------------------------------------------------------
 
@@ -920,16 +977,33 @@ class LightingService:
             if store.get_override(conn, tenant, stored.override_id) is not None:
                 raise AlreadyExists("override id collision; try again")
             store.insert_override(conn, tenant, stored)
+            audit.record(
+                conn,
+                tenant,
+                actor=by,
+                action=OVERRIDE_CREATE,
+                target=stored.override_id,
+                at=now,
+                detail=_override_detail(stored),
+            )
         return stored
 
     def withdraw_override(self, tenant: str, override_id: str, by: str) -> store.StoredOverride:
-        """End an override now (kept, marked withdrawn, for the audit trail)."""
+        """End an override now (kept, marked withdrawn, for the audit trail); :class:`Conflict` if it has ended."""
         found = self.get_override(tenant, override_id)
         now = self.clock.now()
-        if found.withdrawn_at is not None or found.expires_at <= now:
-            raise Conflict(f"override {override_id!r:.40} has already ended")
         with self._database().write() as conn:
-            store.withdraw_override(conn, tenant, override_id, now, by)
+            if not store.withdraw_override(conn, tenant, override_id, now, by):
+                raise Conflict(f"override {override_id!r:.40} has already ended")
+            audit.record(
+                conn,
+                tenant,
+                actor=by,
+                action=OVERRIDE_WITHDRAW,
+                target=override_id,
+                at=now,
+                detail=_override_detail(found),
+            )
         return self.get_override(tenant, override_id)
 
     # -- commands ----------------------------------------------------------------------------
@@ -1075,6 +1149,16 @@ def _reported_level(lamp: LampView, commanded: float) -> float | None:
     if lamp.reported_on is True:
         return commanded if commanded > 0.0 else 100.0
     return None
+
+
+def _override_detail(override: store.StoredOverride) -> dict[str, object]:
+    """What the audit trail keeps of an override: the level, the targets and the time it holds."""
+    return {
+        "level": override.level,
+        "targets": list(override.targets),
+        "start": _iso(override.starts_at),
+        "expiry": _iso(override.expires_at),
+    }
 
 
 def _micros(moment: datetime) -> int:

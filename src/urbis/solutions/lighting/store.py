@@ -5,6 +5,9 @@ each lamp with its feedback.
 
 Programs and calendars are kept as their JSON documents (see :mod:`.documents`): they are
 read whole, edited whole, and a new field of the document needs no migration.
+
+Every function takes the caller's open connection, so the service writes a change and its
+audit-trail entry (:mod:`urbis.core.audit`) in one transaction.
 """
 
 from __future__ import annotations
@@ -94,9 +97,20 @@ class StoredDocument:
     updated_by: str
 
 
+def stored_form(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` as it reads back from its table (JSON types only), to tell a change from a repeat."""
+    loaded: dict[str, Any] = orjson.loads(orjson.dumps(document))
+    return loaded
+
+
 def _documents(conn: Connection, table: Table, key: str, tenant: str) -> list[StoredDocument]:
     rows = conn.execute(select(table).where(table.c.tenant == tenant).order_by(table.c[key])).all()
     return [StoredDocument(row[1], orjson.loads(row.document), row.updated_at, row.updated_by) for row in rows]
+
+
+def _document(conn: Connection, table: Table, key: str, tenant: str, identifier: str) -> StoredDocument | None:
+    row = conn.execute(select(table).where(table.c.tenant == tenant, table.c[key] == identifier)).first()
+    return None if row is None else StoredDocument(row[1], orjson.loads(row.document), row.updated_at, row.updated_by)
 
 
 def _put_document(
@@ -130,6 +144,11 @@ def programs(conn: Connection, tenant: str) -> list[StoredDocument]:
     return _documents(conn, lighting_programs, "program_id", tenant)
 
 
+def get_program(conn: Connection, tenant: str, program_id: str) -> StoredDocument | None:
+    """One stored program; None when there is none."""
+    return _document(conn, lighting_programs, "program_id", tenant, program_id)
+
+
 def put_program(
     conn: Connection, tenant: str, program_id: str, document: dict[str, Any], at: datetime, by: str
 ) -> bool:
@@ -145,6 +164,11 @@ def delete_program(conn: Connection, tenant: str, program_id: str) -> bool:
 def calendars(conn: Connection, tenant: str) -> list[StoredDocument]:
     """Every stored calendar of a tenant, by id."""
     return _documents(conn, lighting_calendars, "calendar_id", tenant)
+
+
+def get_calendar(conn: Connection, tenant: str, calendar_id: str) -> StoredDocument | None:
+    """One stored calendar; None when there is none."""
+    return _document(conn, lighting_calendars, "calendar_id", tenant, calendar_id)
 
 
 def put_calendar(
@@ -170,6 +194,15 @@ def group_calendars(conn: Connection, tenant: str) -> dict[str, str]:
         )
     ).all()
     return {row.group_id: row.calendar_id for row in rows}
+
+
+def group_calendar(conn: Connection, tenant: str, group_id: str) -> str | None:
+    """The calendar ``group_id`` runs; None when it runs the tenant's default."""
+    table = lighting_group_calendars
+    found: str | None = conn.execute(
+        select(table.c.calendar_id).where(table.c.tenant == tenant, table.c.group_id == group_id)
+    ).scalar_one_or_none()
+    return found
 
 
 def assign_calendar(conn: Connection, tenant: str, group_id: str, calendar_id: str, at: datetime, by: str) -> None:
@@ -282,14 +315,23 @@ def overrides(
     return [_override(row) for row in rows]
 
 
-def withdraw_override(conn: Connection, tenant: str, override_id: str, at: datetime, by: str) -> None:
-    """Mark an override withdrawn (kept for the audit trail)."""
+def withdraw_override(conn: Connection, tenant: str, override_id: str, at: datetime, by: str) -> bool:
+    """Mark an override withdrawn (kept for the audit trail); False when it had already ended by ``at``.
+
+    The test is part of the update, so of two operators withdrawing at once only one does.
+    """
     table = lighting_overrides
-    conn.execute(
+    result = conn.execute(
         update(table)
-        .where(table.c.tenant == tenant, table.c.override_id == override_id)
+        .where(
+            table.c.tenant == tenant,
+            table.c.override_id == override_id,
+            table.c.withdrawn_at.is_(None),
+            table.c.expires_at > at,
+        )
         .values(withdrawn_at=at, withdrawn_by=by)
     )
+    return bool(result.rowcount)
 
 
 # -- commands and feedback --------------------------------------------------------------------

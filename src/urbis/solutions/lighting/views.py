@@ -401,3 +401,39 @@ def command_json(command: LampCommand) -> dict[str, Any]:
         "feedbackDetail": command.feedback_detail,
         "mismatchSince": command.mismatch_since,
     }
+
+
+# -- lamp states for maps and headline figures ---------------------------------------------------
+
+#: A lamp's state as a map shows it.
+LAMP_STATES = ("on", "dimmed", "off", "fault", "unknown")
+#: A level at or above this share of full output counts as fully on rather than dimmed.
+FULL_LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class LampState:
+    """A lamp's state now: on, dimmed, off, fault (an active alarm concerns it) or unknown."""
+
+    id: str
+    state: str
+    level: float | None
+    district: str | None
+    group_id: str | None
+    position: tuple[float, float] | None
+    faults: tuple[str, ...]  # the ids of the active alarms that concern the lamp
+
+
+def lamp_state(lamp: LampView, faults: tuple[str, ...]) -> LampState:
+    """Classify a lamp from its latest report and the active alarms that concern it."""
+    if faults:
+        state = "fault"
+    elif lamp.reported_on is False or (lamp.level_fraction is not None and lamp.level_fraction <= 0):
+        state = "off"
+    elif lamp.level_fraction is not None:
+        state = "on" if lamp.level_fraction >= FULL_LEVEL else "dimmed"
+    elif lamp.reported_on:
+        state = "on"
+    else:
+        state = "unknown"
+    return LampState(lamp.id, state, lamp.level_fraction, lamp.district, lamp.group_id, lamp.position, faults)

@@ -18,9 +18,13 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
 from urbis.context.model import default_value as value_of
 from urbis.context.service import ContextService
 from urbis.context.temporal import Aggregation, TemporalQuery, TemporalRequest, TemporalService, parse_duration
+from urbis.core import audit
 from urbis.core.clock import Clock, SystemClock
 from urbis.core.db import Database
 from urbis.core.errors import BadRequestData, Conflict, NotFound, UrbisError
@@ -53,7 +57,7 @@ from urbis.solutions.parking.guidance import (
 from urbis.solutions.parking.occupancy import parse_status, step_means
 from urbis.solutions.parking.pricing import PriceChange, money, recommend_price
 from urbis.solutions.parking.sessions import BayEvent, ComplianceReport, ParkingSession, check_compliance, start_session
-from urbis.solutions.parking.store import StoredRate
+from urbis.solutions.parking.store import ProposalState, RateProposal, StoredRate
 from urbis.solutions.parking.timebands import TimeBand
 from urbis.solutions.parking.views import (
     Entity,
@@ -82,6 +86,8 @@ FORECAST_REFIT = timedelta(hours=1)
 MAX_STATUS_PAGES = 50
 #: What guidance offers when the client does not choose.
 ALL_KINDS: frozenset[PlaceKind] = frozenset({"bay", "zone", "garage"})
+#: Longest note an operator may give with a decision on a price proposal.
+DECISION_NOTE_LENGTH = 1000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -128,6 +134,18 @@ class PricingSetup:
     bands: tuple[TimeBand, ...] = DEFAULT_TIME_BANDS
     tz: tzinfo = UTC
     review_every: timedelta = field(default=timedelta(days=1))
+    #: Reviews only propose their changes, for an operator to approve; off, they apply them at once.
+    needs_approval: bool = False
+
+
+@dataclass(frozen=True)
+class PriceReview:
+    """What one price review decided, and whether its changes wait for an operator or were applied."""
+
+    decisions: list[PriceChange]
+    pending: bool
+    #: (zone, time band) -> id of the proposal made for a change (empty when changes were applied).
+    proposal_ids: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -574,13 +592,11 @@ class ParkingService:
     # -- demand-based pricing (SFpark) ------------------------------------------------------
 
     def _priced_zones(self, tenant: str) -> list[dict[str, Any]]:
-        zones = []
-        for zone in self.context.entities_of_type(tenant, self.terms.on_street):
-            category = value_of(zone, self.category)
-            categories = set(category) if isinstance(category, list) else {category}
-            if categories.isdisjoint(UNPRICED):
-                zones.append(zone)
-        return zones
+        return [
+            zone
+            for zone in self.context.entities_of_type(tenant, self.terms.on_street)
+            if _is_priced(zone, self.category)
+        ]
 
     def current_rates(self, tenant: str) -> list[StoredRate]:
         """The price in force for every paid zone and time band (the base price until a review changes it)."""
@@ -602,13 +618,24 @@ class ParkingService:
         return out
 
     def review_prices(self, tenant: str, now: datetime) -> list[PriceChange]:
-        """Judge every paid zone and time band by the SFpark rule; apply and log the changes; every decision."""
+        """Judge every paid zone and time band by the SFpark rule; apply (or propose) the changes; every decision."""
+        return self.price_review(tenant, now).decisions
+
+    def price_review(self, tenant: str, now: datetime) -> PriceReview:
+        """Judge every paid zone and time band by the SFpark rule, and apply or propose the changes.
+
+        Without approval (``PricingSetup.needs_approval`` off) changed prices are written and
+        logged at once.  With it, each change is stored as a pending proposal for an operator.
+        Either way the review supersedes the proposals still pending for the zones and bands it
+        judged: the newest judgement is the one an operator decides on.
+        """
         if self.db is None or self.temporal is None:
             raise RuntimeError("parking prices need the database and the occupancy history")
         self._last_review[tenant] = now
+        approval = self.pricing.needs_approval
         zones = self._priced_zones(tenant)
         if not zones:
-            return []
+            return PriceReview([], approval)
         # Whole hours, and an hour without a row carried from the one before: a zone's occupancy is
         # written only when it changes, so a street full all afternoon leaves no row in those hours.
         window_end = floor_to(now, 60)
@@ -617,28 +644,168 @@ class ParkingService:
             zone_id: [(slot.occupancy, _us(slot.at), _us(slot.at) + HOUR_US) for slot in slots]
             for zone_id, slots in self._occupancy_slots(tenant, zones, window_start, window_end, 60).items()
         }
-        with self.db.write() as conn:
-            stored = store.rates(conn, tenant)
-            decisions: list[PriceChange] = []
-            changed: list[StoredRate] = []
-            for zone in zones:
-                for band in self.pricing.bands:
-                    rate = stored.get((zone["id"], band.name))
-                    decision = recommend_price(
-                        zone["id"],
-                        band.name,
-                        band_occupancy(hourly.get(zone["id"], []), band, self.pricing.tz),
-                        rate.price if rate is not None else money(self.pricing.base_price),
-                        now=now,
-                        last_change_at=rate.last_change_at if rate is not None else None,
-                        rules=self.pricing.rules,
+        try:
+            with self.db.write() as conn:
+                stored = store.rates(conn, tenant)
+                decisions: list[PriceChange] = []
+                for zone in zones:
+                    for band in self.pricing.bands:
+                        rate = stored.get((zone["id"], band.name))
+                        decisions.append(
+                            recommend_price(
+                                zone["id"],
+                                band.name,
+                                band_occupancy(hourly.get(zone["id"], []), band, self.pricing.tz),
+                                rate.price if rate is not None else money(self.pricing.base_price),
+                                now=now,
+                                last_change_at=rate.last_change_at if rate is not None else None,
+                                rules=self.pricing.rules,
+                            )
+                        )
+                changes = [d for d in decisions if d.changed]
+                proposals = [
+                    RateProposal(
+                        uuid.uuid4().hex,
+                        d.zone_id,
+                        d.time_band,
+                        d.old_price,
+                        d.new_price,
+                        d.currency,
+                        dict(d.to_record()),
+                        now,
                     )
-                    decisions.append(decision)
-                    if decision.changed:
-                        changed.append(StoredRate(zone["id"], band.name, decision.new_price, decision.currency, now))
-            store.save_rates(conn, tenant, changed, set(stored), now)
-            store.log_changes(conn, tenant, [(uuid.uuid4().hex, d.to_record(), now) for d in decisions if d.changed])
-        return decisions
+                    for d in (changes if approval else [])
+                ]
+                proposal_ids = {(p.zone_id, p.time_band): p.proposal_id for p in proposals}
+                judged = {(d.zone_id, d.time_band): d for d in decisions}
+                superseded = {
+                    old.proposal_id: _superseded_note(judged[cell], proposal_ids.get(cell), approval, now)
+                    for old in store.pending_proposals(conn, tenant)
+                    if (cell := (old.zone_id, old.time_band)) in judged
+                }
+                # Before the new proposals go in: one proposal per zone and band may be pending.
+                store.supersede_proposals(conn, tenant, superseded, now)
+                if approval:
+                    store.insert_proposals(conn, tenant, proposals)
+                else:
+                    changed = [StoredRate(d.zone_id, d.time_band, d.new_price, d.currency, now) for d in changes]
+                    store.save_rates(conn, tenant, changed, set(stored), now)
+                    store.log_changes(conn, tenant, [(uuid.uuid4().hex, d.to_record(), now) for d in changes])
+        except IntegrityError:
+            # Another review of this tenant committed its proposals (or rates) in the meantime.
+            raise Conflict(f"the parking prices of tenant {tenant!r} are being reviewed already") from None
+        return PriceReview(decisions, approval, proposal_ids)
+
+    def proposals(
+        self, tenant: str, state: ProposalState | str | None = None, *, limit: int = 100, offset: int = 0
+    ) -> tuple[list[RateProposal], int]:
+        """Price proposals, newest first (``state`` filters: pending, approved, rejected, superseded), and their total."""
+        wanted = None if state is None else _proposal_state(state)
+        with self._pricing_db().read() as conn:
+            return store.read_proposals(conn, tenant, state=wanted, limit=limit, offset=offset)
+
+    def approve_proposal(self, tenant: str, proposal_id: str, by: str, note: str | None = None) -> RateProposal:
+        """Apply a pending proposal's price (rate and log entry, noting who approved) and audit it.
+
+        Conflict when the proposal is no longer pending, when the price in force is no longer the
+        one it was made from, or when its zone or time band is no longer priced.
+        """
+        db = self._pricing_db()
+        note = _decision_note(note)
+        found = self._stored_proposal(tenant, proposal_id)
+        if not self._still_priced(tenant, found):
+            raise Conflict(
+                f"zone {found.zone_id!r:.200} and time band {found.time_band!r} are no longer priced; reject the proposal"
+            )
+        now = self.clock.now()
+        with db.write() as conn:
+            proposal = self._pending(conn, tenant, proposal_id)
+            rate = store.rate(conn, tenant, proposal.zone_id, proposal.time_band)
+            price = rate.price if rate is not None else money(self.pricing.base_price)
+            currency = rate.currency if rate is not None else self.pricing.rules.currency
+            if (price, currency) != (proposal.current_price, proposal.currency):
+                raise Conflict(
+                    f"the price of zone {proposal.zone_id!r:.200} in {proposal.time_band!r} is {price} {currency} now, "
+                    f"not the {proposal.current_price} {proposal.currency} proposal {proposal_id} was made from"
+                )
+            if not store.decide_proposal(conn, tenant, proposal_id, ProposalState.APPROVED, at=now, by=by, note=note):
+                raise Conflict(f"price proposal {proposal_id} has been decided already")
+            applied = StoredRate(proposal.zone_id, proposal.time_band, proposal.proposed_price, currency, now)
+            store.save_rates(conn, tenant, [applied], set() if rate is None else {(rate.zone_id, rate.time_band)}, now)
+            record = {
+                **proposal.record,
+                # The price changes now, so the adjustment period runs from now.
+                "nextChangeAllowedAt": (now + self.pricing.rules.adjustment_period).isoformat(),
+                "proposalId": proposal_id,
+                "approvedBy": by,
+                "approvedAt": now.isoformat(),
+                "note": note,
+            }
+            store.log_changes(conn, tenant, [(uuid.uuid4().hex, record, now)])
+            audit.record(
+                conn,
+                tenant,
+                actor=by,
+                action="parking.price.approve",
+                target=proposal.zone_id,
+                at=now,
+                detail=_audit_detail(proposal, note),
+            )
+        return replace(proposal, state=ProposalState.APPROVED, decided_at=now, decided_by=by, note=note)
+
+    def reject_proposal(self, tenant: str, proposal_id: str, by: str, note: str | None) -> RateProposal:
+        """Turn down a pending proposal (the price stays) and audit it; Conflict when it is no longer pending."""
+        db = self._pricing_db()
+        note = _decision_note(note)
+        self._stored_proposal(tenant, proposal_id)  # 404 before anything else
+        now = self.clock.now()
+        with db.write() as conn:
+            proposal = self._pending(conn, tenant, proposal_id)
+            if not store.decide_proposal(conn, tenant, proposal_id, ProposalState.REJECTED, at=now, by=by, note=note):
+                raise Conflict(f"price proposal {proposal_id} has been decided already")
+            audit.record(
+                conn,
+                tenant,
+                actor=by,
+                action="parking.price.reject",
+                target=proposal.zone_id,
+                at=now,
+                detail=_audit_detail(proposal, note),
+            )
+        return replace(proposal, state=ProposalState.REJECTED, decided_at=now, decided_by=by, note=note)
+
+    def _pricing_db(self) -> Database:
+        if self.db is None:
+            raise RuntimeError("parking prices need the database")
+        return self.db
+
+    def _stored_proposal(self, tenant: str, proposal_id: str) -> RateProposal:
+        # Ids are 32 hex digits: anything else (a NUL byte PostgreSQL refuses, say) names no proposal.
+        found = None
+        if 0 < len(proposal_id) <= 32 and all(c in "0123456789abcdef" for c in proposal_id):
+            with self._pricing_db().read() as conn:
+                found = store.get_proposal(conn, tenant, proposal_id)
+        if found is None:
+            raise NotFound(f"price proposal {proposal_id!r:.80} does not exist")
+        return found
+
+    @staticmethod
+    def _pending(conn: Connection, tenant: str, proposal_id: str) -> RateProposal:
+        proposal = store.get_proposal(conn, tenant, proposal_id)
+        if proposal is None:
+            raise NotFound(f"price proposal {proposal_id!r:.80} does not exist")
+        if proposal.state is not ProposalState.PENDING:
+            raise Conflict(f"price proposal {proposal_id} is {proposal.state.value}, not pending")
+        return proposal
+
+    def _still_priced(self, tenant: str, proposal: RateProposal) -> bool:
+        if proposal.time_band not in {band.name for band in self.pricing.bands}:
+            return False
+        try:
+            zone = self.context.get_entity(tenant, proposal.zone_id)
+        except NotFound:
+            return False
+        return self.terms.on_street in zone.get("type", ()) and _is_priced(zone, self.category)
 
     def price_log(
         self, tenant: str, *, zone_id: str | None = None, limit: int = 100, offset: int = 0
@@ -836,6 +1003,53 @@ class ParkingService:
                     when = datetime.fromtimestamp(time_us / 1e6, UTC)
                     events.append(BayEvent(found.entity["id"], when, parse_status(instance.get("value"))))
         return events
+
+
+def _is_priced(zone: Entity, category_term: str) -> bool:
+    """Whether parking in a zone is charged for (residents' and free zones are not)."""
+    category = value_of(zone, category_term)
+    categories = set(category) if isinstance(category, list) else {category}
+    return categories.isdisjoint(UNPRICED)
+
+
+def _proposal_state(value: ProposalState | str) -> ProposalState:
+    try:
+        return ProposalState(value)
+    except ValueError:
+        known = ", ".join(state.value for state in ProposalState)
+        raise BadRequestData(f"unknown proposal state {value!r:.40}; known: {known}") from None
+
+
+def _decision_note(note: str | None) -> str | None:
+    """An operator's note, trimmed; None when blank."""
+    if note is None or not note.strip():
+        return None
+    note = note.strip()
+    if len(note) > DECISION_NOTE_LENGTH:
+        raise BadRequestData(f"a note is at most {DECISION_NOTE_LENGTH} characters")
+    if any((ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in note):
+        raise BadRequestData("a note must not contain control characters")
+    return note
+
+
+def _superseded_note(decision: PriceChange, proposal_id: str | None, approval: bool, at: datetime) -> str:
+    when = _iso(at)
+    if not decision.changed:
+        return f"superseded by the review at {when}: {decision.reason}"
+    if approval and proposal_id is not None:
+        return f"superseded by proposal {proposal_id} of the review at {when}"
+    return f"superseded by the review at {when}, which applied {decision.new_price} {decision.currency}"
+
+
+def _audit_detail(proposal: RateProposal, note: str | None) -> dict[str, Any]:
+    return {
+        "proposalId": proposal.proposal_id,
+        "timeBand": proposal.time_band,
+        "currentPrice": str(proposal.current_price),
+        "proposedPrice": str(proposal.proposed_price),
+        "currency": proposal.currency,
+        "note": note,
+    }
 
 
 def _periods(

@@ -1,0 +1,1 @@
+"""The web pages of Urbis: the mayor's dashboard and the operator console (server-rendered, htmx)."""

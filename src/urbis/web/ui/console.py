@@ -1,0 +1,364 @@
+"""The operator console: alarms, work orders, lighting overrides and parking prices, every action audited.
+
+Lists are plain pages with filters in the query string (bookmarkable), a JSON twin and a CSV
+export.  Actions are ordinary form posts carrying the CSRF token that answer with a redirect back
+to the list (post/redirect/get), so they work with and without JavaScript; only operators see and
+may use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
+
+from urbis.core.auth.roles import require
+from urbis.core.errors import BadRequestData
+from urbis.operations.model import Alarm, Severity, TicketState, WorkOrder
+from urbis.operations.service import OperationsService
+from urbis.operations.store import SORT_KEYS, TicketFilter, parse_sort
+from urbis.solutions.lighting.service import LightingService
+from urbis.solutions.lighting.views import override_json
+from urbis.web.operations import alarm_json, work_order_json
+from urbis.web.params import json_response
+from urbis.web.ui.common import ViewerDep, csv_response, render
+from urbis.web.ui.session import CSRF_FIELD, check_csrf, safe_next
+from urbis.web.ui.templating import Viewer
+
+router = APIRouter(prefix="/dashboard/console", include_in_schema=False)
+
+PAGE_SIZE = 50
+MAX_FORM_FIELDS = 16
+#: The list filters a console page keeps in its query string.
+FILTERS = ("state", "severity", "solution", "assignee", "sort", "page")
+#: "unresolved" is shorthand for every state but closed.
+STATE_CHOICES = ("open", "acknowledged", "unresolved", "closed", "all")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a console table and the filters that chose it."""
+
+    items: list[Any]
+    total: int
+    page: int
+    pages: int
+    filters: dict[str, str]
+
+
+def _operations(request: Request) -> OperationsService:
+    service: OperationsService = request.app.state.operations
+    return service
+
+
+def _lighting(request: Request) -> LightingService:
+    service: LightingService = request.app.state.lighting
+    return service
+
+
+def _filters(request: Request, default_state: str) -> tuple[TicketFilter, dict[str, str]]:
+    params = request.query_params
+    chosen = {name: params[name] for name in FILTERS if params.get(name)}
+    state = chosen.setdefault("state", default_state)
+    if state not in STATE_CHOICES:
+        raise BadRequestData(f"state must be one of {', '.join(STATE_CHOICES)}")
+    states: tuple[TicketState, ...] | None
+    if state == "unresolved":
+        states = (TicketState.OPEN, TicketState.ACKNOWLEDGED)
+    elif state == "all":
+        states = None
+    else:
+        states = (TicketState(state),)
+    severity = chosen.get("severity")
+    if severity is not None and severity not in {s.value for s in Severity}:
+        raise BadRequestData(f"unknown severity {severity!r:.40}")
+    try:
+        sort = parse_sort(chosen.get("sort", "-openedAt"))
+    except ValueError as exc:
+        raise BadRequestData(str(exc)) from None
+    page = chosen.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 100_000:
+        raise BadRequestData("page must be a whole number from 1")
+    wanted = TicketFilter(
+        states=states,
+        severities=None if severity is None else (Severity(severity),),
+        solution=chosen.get("solution"),
+        assignee=chosen.get("assignee"),
+        limit=PAGE_SIZE,
+        offset=(int(page) - 1) * PAGE_SIZE,
+        sort=sort,
+    )
+    return wanted, chosen
+
+
+def _listing(items: list[Any], total: int, wanted: TicketFilter, chosen: dict[str, str]) -> Listing:
+    return Listing(items, total, wanted.offset // PAGE_SIZE + 1, max(1, -(-total // PAGE_SIZE)), chosen)
+
+
+async def _form(request: Request, viewer: Viewer) -> FormData:
+    """The posted form of an action, after the CSRF and role checks."""
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    check_csrf(request, viewer, str(form.get(CSRF_FIELD) or ""))
+    require(viewer.can_act, viewer.actor, f"act in the operator console of '{viewer.tenant}'")
+    return form
+
+
+def _text(form: FormData, name: str, *, limit: int = 500) -> str | None:
+    value = str(form.get(name) or "").strip()
+    if len(value) > limit:
+        raise BadRequestData(f"'{name}' is longer than {limit} characters")
+    return value or None
+
+
+def _back(form: FormData, default: str, done: str) -> RedirectResponse:
+    """Return to the list the action came from, saying what was done."""
+    target = safe_next(str(form.get("next") or ""), default)
+    separator = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{separator}{urlencode({'done': done})}", status_code=303)
+
+
+# -- alarms -----------------------------------------------------------------------------------
+
+
+def _alarm_rows(alarms: list[Alarm]) -> list[list[Any]]:
+    return [
+        [
+            a.id,
+            a.opened_at,
+            a.severity.value,
+            a.state.value,
+            a.solution,
+            a.kind,
+            a.source,
+            a.description,
+            a.assignee,
+            a.acknowledged_by,
+            a.acknowledged_at,
+            a.closed_at,
+            a.close_reason,
+            a.occurrences,
+        ]
+        for a in alarms
+    ]
+
+
+ALARM_COLUMNS = [
+    "id",
+    "openedAt",
+    "severity",
+    "state",
+    "solution",
+    "kind",
+    "source",
+    "description",
+    "assignee",
+    "acknowledgedBy",
+    "acknowledgedAt",
+    "closedAt",
+    "closeNote",
+    "occurrences",
+]
+
+
+async def _alarm_listing(request: Request, viewer: Viewer) -> Listing:
+    wanted, chosen = _filters(request, "open")
+    alarms, total = await run_in_threadpool(_operations(request).list_alarms, viewer.tenant, wanted)
+    return _listing(alarms, total, wanted, chosen)
+
+
+@router.get("/alarms")
+async def alarms_page(request: Request, viewer: ViewerDep) -> Response:
+    """Alarms, filtered and sorted, with acknowledge, assign and close for operators."""
+    listing = await _alarm_listing(request, viewer)
+    template = "console/_alarm_table.html" if request.headers.get("hx-request") else "console/alarms.html"
+    context = {"listing": listing, "sort_keys": SORT_KEYS, "done": request.query_params.get("done")}
+    return render(request, template, viewer, context)
+
+
+@router.get("/alarms.json")
+async def alarms_json(request: Request, viewer: ViewerDep) -> Response:
+    """The alarm list's JSON twin (same filters)."""
+    listing = await _alarm_listing(request, viewer)
+    return json_response([alarm_json(a) for a in listing.items], headers={"X-Total-Count": str(listing.total)})
+
+
+@router.get("/alarms.csv")
+async def alarms_csv(request: Request, viewer: ViewerDep) -> Response:
+    """The alarm list as CSV (same filters; every page)."""
+    wanted, _ = _filters(request, "open")
+    alarms = await run_in_threadpool(_all_pages, _operations(request).list_alarms, viewer.tenant, wanted)
+    return csv_response("alarms.csv", ALARM_COLUMNS, _alarm_rows(alarms))
+
+
+def _all_pages(
+    read: Callable[[str, TicketFilter], tuple[list[Any], int]], tenant: str, wanted: TicketFilter
+) -> list[Any]:
+    out: list[Any] = []
+    offset = 0
+    while True:
+        items, total = read(tenant, replace(wanted, limit=1000, offset=offset))
+        out.extend(items)
+        offset += 1000
+        if offset >= total or not items:
+            return out
+
+
+@router.post("/alarms/{alarm_id}/{action}")
+async def alarm_action(request: Request, viewer: ViewerDep, alarm_id: str, action: str) -> Response:
+    """Acknowledge, assign or close an alarm."""
+    form = await _form(request, viewer)
+    operations = _operations(request)
+    by = viewer.actor.subject
+    if action == "acknowledge":
+        await run_in_threadpool(operations.acknowledge_alarm, viewer.tenant, alarm_id, by)
+    elif action == "assign":
+        assignee = _text(form, "assignee", limit=128)
+        await run_in_threadpool(partial(operations.assign_alarm, by=by), viewer.tenant, alarm_id, assignee)
+    elif action == "close":
+        note = _text(form, "note") or f"closed by {by}"
+        await run_in_threadpool(partial(operations.close_alarm, by=by), viewer.tenant, alarm_id, note)
+    else:
+        raise BadRequestData(f"unknown action {action!r:.40}; use acknowledge, assign or close")
+    return _back(form, "/dashboard/console/alarms", f"{action}:{alarm_id}")
+
+
+# -- work orders ------------------------------------------------------------------------------
+
+ORDER_COLUMNS = [
+    "id",
+    "openedAt",
+    "severity",
+    "state",
+    "solution",
+    "title",
+    "source",
+    "description",
+    "assignee",
+    "acknowledgedBy",
+    "acknowledgedAt",
+    "closedAt",
+    "closeNote",
+    "alarmId",
+]
+
+
+def _order_rows(orders: list[WorkOrder]) -> list[list[Any]]:
+    return [
+        [
+            o.id,
+            o.opened_at,
+            o.severity.value,
+            o.state.value,
+            o.solution,
+            o.title,
+            o.source,
+            o.description,
+            o.assignee,
+            o.acknowledged_by,
+            o.acknowledged_at,
+            o.closed_at,
+            o.close_reason,
+            o.alarm_id,
+        ]
+        for o in orders
+    ]
+
+
+async def _order_listing(request: Request, viewer: Viewer) -> Listing:
+    wanted, chosen = _filters(request, "unresolved")
+    orders, total = await run_in_threadpool(_operations(request).list_work_orders, viewer.tenant, wanted)
+    return _listing(orders, total, wanted, chosen)
+
+
+@router.get("/work-orders")
+async def work_orders_page(request: Request, viewer: ViewerDep) -> Response:
+    """Work orders, filtered and sorted, with acknowledge, assign and close for operators."""
+    listing = await _order_listing(request, viewer)
+    template = "console/_order_table.html" if request.headers.get("hx-request") else "console/work_orders.html"
+    context = {"listing": listing, "sort_keys": SORT_KEYS, "done": request.query_params.get("done")}
+    return render(request, template, viewer, context)
+
+
+@router.get("/work-orders.json")
+async def work_orders_json(request: Request, viewer: ViewerDep) -> Response:
+    """The work-order list's JSON twin."""
+    listing = await _order_listing(request, viewer)
+    return json_response([work_order_json(o) for o in listing.items], headers={"X-Total-Count": str(listing.total)})
+
+
+@router.get("/work-orders.csv")
+async def work_orders_csv(request: Request, viewer: ViewerDep) -> Response:
+    """The work-order list as CSV."""
+    wanted, _ = _filters(request, "unresolved")
+    orders = await run_in_threadpool(_all_pages, _operations(request).list_work_orders, viewer.tenant, wanted)
+    return csv_response("work-orders.csv", ORDER_COLUMNS, _order_rows(orders))
+
+
+@router.post("/work-orders/{order_id}/{action}")
+async def work_order_action(request: Request, viewer: ViewerDep, order_id: str, action: str) -> Response:
+    """Acknowledge, assign or close a work order."""
+    form = await _form(request, viewer)
+    operations = _operations(request)
+    by = viewer.actor.subject
+    if action == "acknowledge":
+        await run_in_threadpool(operations.acknowledge_work_order, viewer.tenant, order_id, by)
+    elif action == "assign":
+        assignee = _text(form, "assignee", limit=128)
+        await run_in_threadpool(partial(operations.assign_work_order, by=by), viewer.tenant, order_id, assignee)
+    elif action == "close":
+        note = _text(form, "note") or f"closed by {by}"
+        await run_in_threadpool(partial(operations.close_work_order, by=by), viewer.tenant, order_id, note)
+    else:
+        raise BadRequestData(f"unknown action {action!r:.40}; use acknowledge, assign or close")
+    return _back(form, "/dashboard/console/work-orders", f"{action}:{order_id}")
+
+
+# -- lighting overrides -----------------------------------------------------------------------
+
+
+@router.get("/lighting")
+async def lighting_page(request: Request, viewer: ViewerDep) -> Response:
+    """Overrides in force and a form to hold a group or district at a level until an expiry."""
+    lighting = _lighting(request)
+    overrides = await run_in_threadpool(lighting.list_overrides, viewer.tenant, active=True, limit=200, offset=0)
+    lamps = await run_in_threadpool(lighting.lamp_states, viewer.tenant)
+    now = lighting.clock.now()
+    context = {
+        "overrides": [override_json(o, now) for o in overrides],
+        "groups": sorted({lamp.group_id for lamp in lamps if lamp.group_id}),
+        "districts": sorted({lamp.district for lamp in lamps if lamp.district}),
+        "done": request.query_params.get("done"),
+    }
+    return render(request, "console/lighting.html", viewer, context)
+
+
+@router.post("/lighting/overrides")
+async def create_override(request: Request, viewer: ViewerDep) -> Response:
+    """Hold a group or district at a level for a number of hours."""
+    form = await _form(request, viewer)
+    target = _text(form, "target", limit=512)
+    if target is None:
+        raise BadRequestData("choose a group or a district")
+    try:
+        level = float(str(form.get("level") or ""))
+        hours = float(str(form.get("hours") or ""))
+    except ValueError:
+        raise BadRequestData("level (0-100 %) and duration (hours) must be numbers") from None
+    body = {"targets": [target], "level": level, "durationMinutes": hours * 60, "note": _text(form, "note") or ""}
+    stored = await run_in_threadpool(_lighting(request).create_override, viewer.tenant, body, viewer.actor.subject)
+    return _back(form, "/dashboard/console/lighting", f"override:{stored.override_id}")
+
+
+@router.post("/lighting/overrides/{override_id}/withdraw")
+async def withdraw_override(request: Request, viewer: ViewerDep, override_id: str) -> Response:
+    """End an override before its expiry."""
+    form = await _form(request, viewer)
+    await run_in_threadpool(_lighting(request).withdraw_override, viewer.tenant, override_id, viewer.actor.subject)
+    return _back(form, "/dashboard/console/lighting", f"withdraw:{override_id}")
