@@ -30,6 +30,8 @@ from urbis.core.jobs import PeriodicJob
 from urbis.core.leader import LeaderRunner, SlotShare
 from urbis.core.runtime import settle_garbage_collector
 from urbis.core.settings import Settings
+from urbis.dashboard.charts import ChartService
+from urbis.dashboard.mapdata import MapService
 from urbis.dashboard.service import DashboardService
 from urbis.ingestion.messages import DeviceCommand
 from urbis.ingestion.mqtt import MqttBridge
@@ -180,6 +182,25 @@ def _wire_dashboard(app: FastAPI, settings: Settings, db: Database, clock: Clock
         lighting=app.state.lighting,
         parking=app.state.parking,
         operations=app.state.operations,
+        timezone=settings.city_timezone,
+        clock=clock,
+    )
+    app.state.city_map = MapService(
+        app.state.context,
+        app.state.contexts.resolve(URBIS_CONTEXT_URL).expand,
+        air_quality=app.state.air_quality,
+        lighting=app.state.lighting,
+        parking=app.state.parking,
+        operations=app.state.operations,
+        temporal=app.state.temporal,
+        clock=clock,
+    )
+    app.state.charts = ChartService(
+        air_quality=app.state.air_quality,
+        lighting=app.state.lighting,
+        parking=app.state.parking,
+        operations=app.state.operations,
+        audit=app.state.audit,
         timezone=settings.city_timezone,
         clock=clock,
     )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from test_aq_service import record
+from test_lighting_service import lamp_report, make_installation
+from test_parking_service import bay, zone
 
 from conftest import make_settings
 from urbis.app import create_app
@@ -19,12 +20,6 @@ from urbis.operations.model import AlarmReport, Severity
 from urbis.solutions.lighting.views import LampState
 from urbis.solutions.parking.occupancy import Occupancy
 from urbis.solutions.parking.views import ParkingOverview, PlaceView
-
-# The solutions' test builders make the small city (their folders hold no package to import from).
-sys.path[:0] = [str(Path(__file__).parents[1] / "solutions" / name) for name in ("air_quality", "lighting", "parking")]
-from test_aq_service import record  # noqa: E402
-from test_lighting_service import lamp_report, make_installation  # noqa: E402
-from test_parking_service import bay, zone  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 12, 10, tzinfo=UTC)  # 13:10 in Berlin
 

@@ -124,6 +124,12 @@ def test_filters_and_paging(ops: OperationsService, tenant: str) -> None:
     assert ops.list_alarms(tenant, TicketFilter(severities=(Severity.HIGH,)))[1] == 2
     assert ops.list_alarms(tenant, TicketFilter(kind="lampFailure", source="urn:ngsi-ld:Thing:2"))[1] == 1
     assert ops.list_work_orders(tenant, TicketFilter())[1] == 0  # none asked for
+    # Opened in a window: from (inclusive) until (exclusive); sorted by severity, the most severe first.
+    window = TicketFilter(opened_from=T0 + timedelta(minutes=1), opened_until=T0 + timedelta(minutes=4))
+    assert sorted(a.description for a in ops.list_alarms(tenant, window)[0]) == ["#1", "#2", "#3"]
+    ranked = ops.list_alarms(tenant, TicketFilter(sort="-severity"))[0]
+    assert [a.description for a in ranked] == ["#4", "#3", "#2", "#1", "#0"]  # high first, then newest first
+    assert [a.description for a in ops.list_alarms(tenant, TicketFilter(sort="openedAt"))[0]][:2] == ["#0", "#1"]
 
 
 def test_tickets_are_mirrored_as_ngsi_ld_entities(ops: OperationsService, tenant: str, clock: FixedClock) -> None:

@@ -175,3 +175,44 @@ def test_lighting_overrides_are_given_and_withdrawn_from_the_console(client: Tes
     assert bad.status_code == 400
     client.post(f"/dashboard/console/lighting/overrides/{override['id']}/withdraw", data={"csrf_token": token})
     assert client.get("/api/v1/lighting/overrides").json() == []
+
+
+def test_an_operator_approves_a_price_recommendation_in_the_console(db_url: str, tenant: str) -> None:
+    from test_parking_proposals_api import priced_city
+
+    with priced_city(db_url, tenant) as api:
+        api.app.state.accounts.create_user(  # type: ignore[attr-defined]
+            f"operator-{tenant}", "operator-password-1", tenant=tenant, roles=["operator"]
+        )
+        api.app.state.parking.review_prices(tenant, api.app.state.parking.clock.now())  # type: ignore[attr-defined]
+        login(api, tenant, "operator")
+        page = api.get("/dashboard/console/parking")
+        assert page.status_code == 200
+        proposals = re.findall(r'data-proposal="([0-9a-f]+)"', page.text)
+        assert len(proposals) == 6  # one per time band of the zone
+        token = csrf_token(page.text)
+        done = api.post(
+            f"/dashboard/console/parking/proposals/{proposals[0]}/approve",
+            data={"csrf_token": token, "note": "agreed with the council"},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        approved = api.get("/dashboard/console/parking.json?state=approved").json()
+        assert [(p["id"], p["decidedBy"]) for p in approved] == [(proposals[0], f"operator-{tenant}")]
+        assert len(re.findall(r'data-proposal="', api.get("/dashboard/console/parking").text)) == 5
+        # The decision is on the activity page with its author.
+        activity = api.get("/dashboard/console/activity?action=parking.").text
+        assert "parking.price.approve" in activity and f"operator-{tenant}" in activity
+        assert api.get("/dashboard/console/parking?state=maybe").status_code == 400
+
+
+def test_the_activity_page_lists_console_actions_newest_first(client: TestClient, tenant: str) -> None:
+    login(client, tenant, "operator")
+    token = csrf_token(client.get("/dashboard").text)
+    first, second = alarm_id(client, LAMPS[0]), alarm_id(client, LAMPS[1])
+    client.post(f"/dashboard/console/alarms/{first}/acknowledge", data={"csrf_token": token})
+    client.post(f"/dashboard/console/alarms/{second}/close", data={"csrf_token": token, "note": "false alarm"})
+    page = client.get("/dashboard/console/activity").text
+    assert page.index("alarm.close") < page.index("alarm.acknowledge")
+    exported = client.get("/dashboard/console/activity.csv?action=alarm.").text
+    assert "alarm.close" in exported and "false alarm" in exported

@@ -131,6 +131,7 @@ def demo(host: HostOption = None, port: PortOption = None, data_dir: DataDirOpti
     link = '<https://urbis.city/contexts/urbis-context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"'
     lines = [
         f"Urbis demo: {base}",
+        f"  Dashboard    {base}/dashboard  (log in as mayor or operator, below)",
         f"  API docs     {base}/docs",
         f"  NGSI-LD      {base}/ngsi-ld/v1/entities?type=Streetlight&limit=5",
         f"  Reads of tenant '{settings.default_tenant}' are public in the demo; writes need a token"

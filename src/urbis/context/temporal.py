@@ -468,6 +468,37 @@ class TemporalService:
                             slots[sid][int(k)] = float(total) / int(count)
         return out
 
+    def numeric_readings(
+        self, tenant: str, entities: Sequence[Entity], attr: str, start_us: int, end_us: int
+    ) -> dict[str, list[tuple[int, float]]]:
+        """Every entity's numeric values of ``attr`` (default instance) observed in ``[start_us, end_us)``, oldest first.
+
+        Raw rows, read lean and whole (no instance limit): for solutions that need every reading of
+        a counter, such as energy meters, where a truncated answer would be a wrong figure.
+        """
+        request = TemporalRequest(
+            temporal=TemporalQuery(timerel="between", time_at=start_us, end_time_at=end_us),
+            attrs=frozenset({attr}),
+        )
+        sql = text(
+            "SELECT series_id, observed_at, value_num FROM history WHERE series_id IN :ids "
+            "AND observed_at >= :start AND observed_at < :end AND value_num IS NOT NULL ORDER BY series_id, observed_at"
+        ).bindparams(bindparam("ids", expanding=True))
+        out: dict[str, list[tuple[int, float]]] = {}
+        with self.db.read() as conn:
+            owners = {
+                series.series_id: entity_id
+                for entity_id, group in self._series(conn, tenant, list(entities), request).items()
+                for series in group
+                if not series.dataset_id
+            }
+            ids = list(owners)
+            for i in range(0, len(ids), CHUNK):
+                params = {"ids": ids[i : i + CHUNK], "start": start_us, "end": end_us}
+                for series_id, observed_us, value in conn.execute(sql, params):
+                    out.setdefault(owners[series_id], []).append((int(observed_us), float(value)))
+        return out
+
     # -- series ----------------------------------------------------------------------------
 
     def _history(self, tenant: str, entities: list[Entity], request: TemporalRequest) -> TemporalAnswer:

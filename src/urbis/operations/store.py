@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -111,6 +112,8 @@ class TicketFilter:
     limit: int = 100
     offset: int = 0
     sort: str = "-openedAt"  # one of SORT_KEYS, "-" first for descending
+    opened_from: datetime | None = None  # opened at or after
+    opened_until: datetime | None = None  # opened before
 
 
 #: What a listing may be sorted by: the API's name and the column behind it.
@@ -232,6 +235,10 @@ def _conditions(table: Table, wanted: TicketFilter, tenant: str) -> list[Any]:
         clauses.append(table.c.kind == wanted.kind)
     if wanted.alarm_id is not None and table is work_orders:
         clauses.append(table.c.alarm_id == wanted.alarm_id)
+    if wanted.opened_from is not None:
+        clauses.append(table.c.opened_at >= wanted.opened_from)
+    if wanted.opened_until is not None:
+        clauses.append(table.c.opened_at < wanted.opened_until)
     return clauses
 
 

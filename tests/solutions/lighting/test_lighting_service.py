@@ -234,6 +234,40 @@ def test_energy_metered_and_estimated_with_savings_worked_by_hand(database: Data
     assert report.city.savings.saved_share == pytest.approx(0.214 / 0.48)
 
 
+def test_a_meter_that_starts_reporting_inside_the_window_is_compared_with_the_nights_since(
+    database: Database, tenant: str
+) -> None:
+    start = datetime(2026, 1, 15, 21, 0, tzinfo=UTC)  # 22:00 in Bonn
+    end = datetime(2026, 1, 16, 3, 0, tzinfo=UTC)  # 04:00 in Bonn
+    city = make_city(database, tenant, start, lamps=1)
+    lamp = "urn:ngsi-ld:Streetlight:l1"
+    # The controller was installed at 01:00 local: readings from 00:00 UTC to the end only.
+    for at, kwh in ((start + timedelta(hours=3), 0.0), (end, 0.063)):
+        city.report(tenant, [{"id": lamp, "type": "Streetlight", "energyConsumed": prop(kwh, at)}])
+    node = city.lighting.energy(tenant, start, end).node(lamp)
+    # Metered 0.063 kWh over 3 dark hours; the baseline is 40 W over those 3 hours (0.12 kWh),
+    # not over the 6 hours of the window (0.24 kWh, which would claim savings from before it existed).
+    assert node.figure.kwh == pytest.approx(0.063)
+    assert node.savings.baseline_kwh == pytest.approx(0.12)
+    assert node.savings.saved_kwh == pytest.approx(0.057)
+
+
+def test_energy_reads_every_counter_reading_however_many(database: Database, tenant: str) -> None:
+    start = datetime(2026, 1, 15, 21, 0, tzinfo=UTC)
+    city = make_city(database, tenant, start, lamps=3)
+    # A temporal answer keeps at most 5 instances: the energy figure must not depend on it.
+    city.lighting.temporal = TemporalService(database, city.context, instance_limit=5, use_rollups=False)
+    for n in (1, 2, 3):
+        lamp = f"urn:ngsi-ld:Streetlight:l{n}"
+        for minute in range(0, 361, 15):  # 25 readings, 10 Wh each quarter hour (40 W)
+            at = start + timedelta(minutes=minute)
+            city.report(tenant, [{"id": lamp, "type": "Streetlight", "energyConsumed": prop(minute / 15 * 0.01, at)}])
+    report = city.lighting.energy(tenant, start, start + timedelta(hours=6))
+    for n in (1, 2, 3):
+        assert report.node(f"urn:ngsi-ld:Streetlight:l{n}").figure.kwh == pytest.approx(0.24)
+    assert report.city.figure.kwh == pytest.approx(0.72)
+
+
 def test_commanded_level_and_the_planned_night(database: Database, tenant: str) -> None:
     city = make_city(database, tenant, WINTER_EVENING, lamps=2)
     evening = city.lighting.commanded_level(tenant, GROUP, WINTER_EVENING)

@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from urbis.context.service import ContextService
-from urbis.context.temporal import TemporalQuery, TemporalRequest, TemporalService
+from urbis.context.temporal import TemporalService
 from urbis.core import audit
 from urbis.core.clock import Clock, SystemClock
 from urbis.core.db import Database
@@ -1045,11 +1045,16 @@ class LightingService:
             curve = DimmingCurve(rated_w=rated, standby_w=self.standby_w if rated else 0.0)
             if site is None and len(readings) < 2:
                 continue  # neither metered nor placeable under a program
+            # The baseline covers what the figure covers: a meter that started reporting within the
+            # window (a lamp installed this month) is compared with the nights since, not the whole month.
+            span_start, span_end = start, end
+            if len(readings) >= 2:
+                span_start, span_end = max(start, readings[0].at), min(end, readings[-1].at)
             segments = (
                 level_segments(
                     control.setup(lamp.group_id, site, setups),
-                    start,
-                    end,
+                    span_start,
+                    span_end,
                     targets=self._targets(lamp),
                     overrides=control.overrides,
                 )
@@ -1057,7 +1062,10 @@ class LightingService:
                 else []
             )
             leaves[lamp.id] = lamp_energy(curve, segments, readings)
-            baseline_leaves[lamp.id] = baseline_energy_kwh(rated, site, start, end) if site else 0.0
+            covered = span_end > span_start
+            baseline_leaves[lamp.id] = (
+                baseline_energy_kwh(rated, site, span_start, span_end) if site is not None and covered else 0.0
+            )
         meters = {
             cabinet_id: EnergyFigure.metered(energy_from_counter(readings).kwh)
             for cabinet_id, readings in cabinet_readings.items()
@@ -1093,27 +1101,14 @@ class LightingService:
         if self.temporal is None or not entity_ids:
             return {}
         entities = list(self.context.get_entities(tenant, list(entity_ids)).values())
-        request = TemporalRequest(
-            temporal=TemporalQuery(
-                timerel="between",
-                time_at=_micros(start - COUNTER_MARGIN),
-                end_time_at=_micros(end + COUNTER_MARGIN) + 1,
-            ),
-            attrs=frozenset({self.terms.energy}),
+        # Every reading, never a truncated page: a counter read in part would give a wrong figure.
+        found = self.temporal.numeric_readings(
+            tenant, entities, self.terms.energy, _micros(start - COUNTER_MARGIN), _micros(end + COUNTER_MARGIN) + 1
         )
-        answer = self.temporal.history_of(tenant, entities, request)
-        if answer.content_range is not None:
-            log.warning("lighting: energy history truncated at %s; the rest is estimated", answer.content_range)
-        out: dict[str, list[CounterReading]] = {}
-        for found in answer.entities:
-            for series in found.series:
-                if series.dataset_id:
-                    continue
-                for observed_us, _key, instance in series.instances:
-                    value = instance.get("value")
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        at = datetime.fromtimestamp(observed_us / 1_000_000, UTC)
-                        out.setdefault(found.entity["id"], []).append(CounterReading(at, float(value)))
+        out = {
+            entity_id: [CounterReading(datetime.fromtimestamp(us / 1_000_000, UTC), value) for us, value in readings]
+            for entity_id, readings in found.items()
+        }
         return {entity_id: clip_counter(readings, start, end) for entity_id, readings in out.items()}
 
 

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from urbis.core.audit import AuditFilter, AuditService
 from urbis.core.auth.roles import require
 from urbis.core.errors import BadRequestData
 from urbis.operations.model import Alarm, Severity, TicketState, WorkOrder
@@ -26,6 +27,7 @@ from urbis.operations.service import OperationsService
 from urbis.operations.store import SORT_KEYS, TicketFilter, parse_sort
 from urbis.solutions.lighting.service import LightingService
 from urbis.solutions.lighting.views import override_json
+from urbis.solutions.parking.service import ParkingService
 from urbis.web.operations import alarm_json, work_order_json
 from urbis.web.params import json_response
 from urbis.web.ui.common import ViewerDep, csv_response, render
@@ -362,3 +364,88 @@ async def withdraw_override(request: Request, viewer: ViewerDep, override_id: st
     form = await _form(request, viewer)
     await run_in_threadpool(_lighting(request).withdraw_override, viewer.tenant, override_id, viewer.actor.subject)
     return _back(form, "/dashboard/console/lighting", f"withdraw:{override_id}")
+
+
+# -- parking prices ---------------------------------------------------------------------------
+
+PROPOSAL_STATES = ("pending", "approved", "rejected", "superseded")
+
+
+def _parking(request: Request) -> ParkingService:
+    service: ParkingService = request.app.state.parking
+    return service
+
+
+@router.get("/parking")
+async def parking_page(request: Request, viewer: ViewerDep) -> Response:
+    """Price recommendations of the last review, to approve or reject, and the prices in force."""
+    state = request.query_params.get("state", "pending")
+    if state not in PROPOSAL_STATES:
+        raise BadRequestData(f"state must be one of {', '.join(PROPOSAL_STATES)}")
+    parking = _parking(request)
+    proposals, total = await run_in_threadpool(partial(parking.proposals, limit=200), viewer.tenant, state)
+    context = {"proposals": proposals, "total": total, "state": state, "done": request.query_params.get("done")}
+    return render(request, "console/parking.html", viewer, context)
+
+
+@router.get("/parking.json")
+async def parking_json(request: Request, viewer: ViewerDep) -> Response:
+    """The proposals' JSON twin."""
+    state = request.query_params.get("state", "pending")
+    if state not in PROPOSAL_STATES:
+        raise BadRequestData(f"state must be one of {', '.join(PROPOSAL_STATES)}")
+    proposals, total = await run_in_threadpool(partial(_parking(request).proposals, limit=200), viewer.tenant, state)
+    return json_response([p.to_json() for p in proposals], headers={"X-Total-Count": str(total)})
+
+
+@router.post("/parking/proposals/{proposal_id}/{decision}")
+async def decide_proposal(request: Request, viewer: ViewerDep, proposal_id: str, decision: str) -> Response:
+    """Approve or reject one price recommendation."""
+    form = await _form(request, viewer)
+    parking = _parking(request)
+    note = _text(form, "note", limit=1000)
+    if decision == "approve":
+        await run_in_threadpool(parking.approve_proposal, viewer.tenant, proposal_id, viewer.actor.subject, note)
+    elif decision == "reject":
+        await run_in_threadpool(parking.reject_proposal, viewer.tenant, proposal_id, viewer.actor.subject, note)
+    else:
+        raise BadRequestData(f"unknown decision {decision!r:.40}; use approve or reject")
+    return _back(form, "/dashboard/console/parking", f"{decision}:{proposal_id}")
+
+
+# -- the activity log -------------------------------------------------------------------------
+
+
+def _activity_filter(request: Request) -> tuple[AuditFilter, dict[str, str]]:
+    params = request.query_params
+    chosen = {name: params[name] for name in ("actor", "action", "page") if params.get(name)}
+    page = chosen.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 100_000:
+        raise BadRequestData("page must be a whole number from 1")
+    wanted = AuditFilter(
+        actor=chosen.get("actor"),
+        action=chosen.get("action"),
+        limit=PAGE_SIZE,
+        offset=(int(page) - 1) * PAGE_SIZE,
+    )
+    return wanted, chosen
+
+
+@router.get("/activity")
+async def activity_page(request: Request, viewer: ViewerDep) -> Response:
+    """Who did what, when: every staff action, newest first."""
+    wanted, chosen = _activity_filter(request)
+    audit: AuditService = request.app.state.audit
+    entries, total = await run_in_threadpool(audit.entries, viewer.tenant, wanted)
+    listing = Listing(entries, total, wanted.offset // PAGE_SIZE + 1, max(1, -(-total // PAGE_SIZE)), chosen)
+    return render(request, "console/activity.html", viewer, {"listing": listing})
+
+
+@router.get("/activity.csv")
+async def activity_csv(request: Request, viewer: ViewerDep) -> Response:
+    """The activity log as CSV (same filters, up to 10,000 entries)."""
+    wanted, _ = _activity_filter(request)
+    audit: AuditService = request.app.state.audit
+    entries, _total = await run_in_threadpool(audit.entries, viewer.tenant, replace(wanted, limit=10_000, offset=0))
+    rows = [[e.at, e.actor, e.action, e.target, e.detail] for e in entries]
+    return csv_response("activity.csv", ["at", "actor", "action", "target", "detail"], rows)

@@ -1,0 +1,293 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against ``urbis demo``.
+
+The demo runs as a newcomer starts it (``urbis demo``: SQLite, its accounts, the simulated city with
+its scripted incidents), smaller so that it settles quickly.  The operator logs in, checks that the
+overview shows what the APIs answer, sees a change arrive without reloading, opens a fault from the
+map, acknowledges it and sees it leave the list of new alarms, and switches to German.  Screenshots of
+the overview and the map are kept under ``test-artifacts/browser``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from test_server_e2e import free_port, server_env
+
+from conftest import need_service
+from urbis.cli.demo import DEMO_INCIDENTS
+
+CHROMIUM = os.environ.get("URBIS_TEST_CHROMIUM", "/usr/bin/chromium")
+HEADLESS_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+#: A small city: the demo's incidents on a few hundred lamps settle within a minute.  One more lamp
+#: failure and day-burner beside the demo's own, so that whatever the time of day (a lamp failure shows
+#: while lamps should burn, a day-burner while they should not) there are alarms for every test.
+CITY = " ".join(
+    [
+        "--lights 300 --stations 8 --bays 400 --garages 2",
+        *(f"--incident {incident}" for incident in DEMO_INCIDENTS),
+        "--incident lamp-failure:any@-4h45m+5h20m/6h",
+        "--incident day-burner:any@-4h40m+5h20m/6h",
+    ]
+)
+READY_SECONDS = 180.0
+T = TypeVar("T")
+
+
+@dataclass
+class Demo:
+    """A running ``urbis demo`` and its accounts."""
+
+    url: str
+    passwords: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def token(self, user: str) -> str:
+        answer = httpx.post(
+            f"{self.url}/auth/token",
+            data={"grant_type": "password", "username": user, "password": self.passwords[user]},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
+
+    def api(self, user: str = "operator") -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token(user)}"}, timeout=10)
+
+
+def wait_for(what: str, probe: Callable[[], T | None], seconds: float, demo: Demo | None = None) -> T:
+    """Poll ``probe`` until it returns something; fail with ``what`` (and the demo's log) after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            found = probe()
+            if found is not None:
+                return found
+        time.sleep(0.5)
+    tail = demo.log.read_text(errors="replace")[-3000:] if demo is not None else ""
+    pytest.fail(f"timed out waiting for {what}\n{tail}")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    need_service(None if Path(CHROMIUM).exists() else f"Chromium is not installed at {CHROMIUM}")
+    workdir = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    env = server_env(
+        URBIS_PORT=str(port),
+        URBIS_DATA_DIR=str(workdir / "data"),
+        URBIS_DEMO_SIMULATOR_ARGS=CITY,
+        URBIS_SOLUTIONS_INTERVAL_SECONDS="5",
+    )
+    log = workdir / "demo.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from urbis.cli import main; main()", "demo"],
+            env=env,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for("the demo server", lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200 or None, 60)
+        passwords = json.loads((workdir / "data" / "demo-accounts.json").read_text())
+        running = Demo(url, passwords, process, log)
+        with running.api() as api:
+            # The scripted incidents: a street-lighting alarm with a place on the map, and two more
+            # alarms for the tests that acknowledge and close one.
+            def enough() -> bool | None:
+                found = api.get("/api/v1/alarms", params={"state": "open"}).json()
+                placed = [a for a in found if a["solution"] == "lighting" and a["location"]]
+                return (bool(placed) and len(found) >= 3) or None
+
+            wait_for("three alarms, one of them a street-lighting fault", enough, READY_SECONDS, running)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    need_service(None if Path(CHROMIUM).exists() else f"Chromium is not installed at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=HEADLESS_FLAGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, demo: Demo) -> Iterator[Any]:
+    context = browser.new_context(base_url=demo.url, viewport={"width": 1366, "height": 900}, locale="en-GB")
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    opened.on("pageerror", lambda error: problems.append(str(error)))
+    # Nothing may be fetched from anywhere but the server itself.
+    foreign: list[str] = []
+    opened.on("request", lambda request: foreign.append(request.url) if not request.url.startswith(demo.url) else None)
+    yield opened
+    context.close()
+    assert not foreign, f"requests left the server: {foreign[:5]}"
+    assert not problems, f"errors in the browser console: {problems[:5]}"
+
+
+def map_fault(demo: Demo) -> dict[str, Any]:
+    """The street-lighting alarm the map test opens (the others are free for other tests)."""
+    with demo.api("mayor") as api:
+        faults = api.get("/api/v1/alarms", params={"solution": "lighting", "state": "open"}).json()
+    return dict(min((alarm for alarm in faults if alarm["location"]), key=lambda alarm: alarm["id"]))
+
+
+def log_in(page: Any, demo: Demo, user: str = "operator") -> None:
+    page.goto("/dashboard")
+    assert "/login" in page.url
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(demo.passwords[user])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/dashboard")
+
+
+def shown(page: Any, key: str) -> float | None:
+    raw = page.locator(f'[data-kpi="{key}"]').get_attribute("data-value")
+    return None if raw in (None, "") else float(raw)
+
+
+def test_the_overview_shows_what_the_apis_return_and_updates_live(page: Any, demo: Demo) -> None:
+    log_in(page, demo, "operator")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with demo.api("mayor") as api:
+
+        def figures() -> dict[str, float | None]:
+            air = api.get("/api/v1/air-quality/summary").json()["city"]
+            alarms = api.get("/api/v1/alarms/summary").json()
+            parking = api.get("/api/v1/parking/occupancy/summary").json()["city"]
+            return {
+                "city_aqi": air["usAqi"],
+                "alarms_active": float(sum(sum(by.values()) for by in alarms.values())),
+                "parking_occupancy": parking["occupancy"],
+            }
+
+        # The city is alive: figures move between reads.  A figure matches when the page shows what
+        # the API said just before or just after reading the page.
+        for key in ("city_aqi", "alarms_active", "parking_occupancy"):
+            for _attempt in range(10):
+                before = figures()[key]
+                page.reload()
+                on_page = shown(page, key)
+                after = figures()[key]
+                if key == "parking_occupancy" and on_page is not None:
+                    on_page = round(on_page, 4)
+                if on_page in (before, after):
+                    break
+            else:
+                pytest.fail(f"{key}: the page shows {on_page}, the API {before} then {after}")
+        page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+        # Live: an alarm closed through the API leaves the count without a reload, within 2 s.
+        page.wait_for_selector('body[data-live-state="live"]', timeout=10_000)
+        spared = map_fault(demo)["id"]
+        listed = api.get("/api/v1/alarms", params={"state": "open,acknowledged"}).json()
+        alarm = next(a for a in listed if a["id"] != spared)
+    with demo.api("operator") as operator:
+        counted = shown(page, "alarms_active")
+        closed = operator.post(f"/api/v1/alarms/{alarm['id']}/close", json={"note": "browser test"})
+        assert closed.status_code == 200, closed.text
+        started = time.monotonic()
+        page.wait_for_function(
+            "(old) => Number(document.querySelector('[data-kpi=\"alarms_active\"]').dataset.value) !== old",
+            arg=counted,
+            timeout=2_000,
+        )
+        assert time.monotonic() - started <= 2.0
+
+
+def test_an_operator_acknowledges_an_alarm_and_it_leaves_the_new_list(page: Any, demo: Demo) -> None:
+    spared = map_fault(demo)["id"]
+    log_in(page, demo, "operator")
+    page.goto("/dashboard/console/alarms?state=open")
+    rows = page.locator(f'tr[data-alarm]:not([data-alarm="{spared}"])')
+    assert rows.count() >= 1
+    first = rows.first
+    alarm_id = first.get_attribute("data-alarm")
+    first.locator('button[data-action="acknowledge"]').click()
+    page.wait_for_url("**/dashboard/console/alarms?**done=**")
+    assert page.locator(f'tr[data-alarm="{alarm_id}"]').count() == 0
+    page.goto("/dashboard/console/alarms?state=acknowledged")
+    assert page.locator(f'tr[data-alarm="{alarm_id}"]').count() == 1
+    with demo.api("mayor") as api:
+        acknowledged = api.get(f"/api/v1/alarms/{alarm_id}").json()
+    assert acknowledged["state"] == "acknowledged" and acknowledged["acknowledgedBy"] == "operator"
+
+
+def test_keyboard_users_reach_the_content_and_switch_language(page: Any, demo: Demo) -> None:
+    log_in(page, demo, "mayor")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.get_by_role("link", name="Deutsch").click()
+    page.wait_for_url("**/dashboard")
+    assert page.locator("html").get_attribute("lang") == "de"
+    assert page.get_by_role("heading", name="Wie es der Stadt geht").is_visible()
+    # A viewer sees no console actions.
+    page.goto("/dashboard/console/alarms")
+    assert page.locator('button[data-action="acknowledge"]').count() == 0
+
+
+def test_an_operator_opens_a_fault_on_the_map_and_acknowledges_it(page: Any, demo: Demo) -> None:
+    fault = map_fault(demo)
+    alarm_entity = f"urn:ngsi-ld:Alert:{fault['id']}"
+    log_in(page, demo, "operator")
+    page.goto("/dashboard/map")
+    page.wait_for_function("(id) => window.urbisMap && window.urbisMap.marker(id) !== null", arg=alarm_entity)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map.png"), full_page=True)
+    # Click the alarm's ring where the map draws it.
+    box = page.locator("#city-map").bounding_box()
+    point = page.evaluate(
+        """(id) => {
+            const map = window.urbisMap.map, shape = window.urbisMap.marker(id);
+            map.setView(shape.getLatLng(), 17, {animate: false});
+            const p = map.latLngToContainerPoint(shape.getLatLng());
+            return [p.x, p.y];
+        }""",
+        alarm_entity,
+    )
+    page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+    detail = page.locator("article.map-detail")
+    detail.wait_for()
+    assert detail.get_attribute("data-entity-id") in {fault["source"], alarm_entity}
+    acknowledge = detail.locator(f'button[data-action="acknowledge"][data-alarm="{fault["id"]}"]')
+    acknowledge.click()
+    page.wait_for_url("**/dashboard/map?**")
+    with demo.api("mayor") as api:
+        assert api.get(f"/api/v1/alarms/{fault['id']}").json()["state"] == "acknowledged"
+    # It has left the list of new alarms.
+    page.goto("/dashboard/console/alarms?state=open")
+    assert page.locator(f'tr[data-alarm="{fault["id"]}"]').count() == 0
