@@ -32,6 +32,7 @@ from urbis.core.runtime import settle_garbage_collector
 from urbis.core.settings import Settings
 from urbis.dashboard.charts import ChartService
 from urbis.dashboard.mapdata import MapService
+from urbis.dashboard.report import ReportService
 from urbis.dashboard.service import DashboardService
 from urbis.ingestion.messages import DeviceCommand
 from urbis.ingestion.mqtt import MqttBridge
@@ -203,6 +204,13 @@ def _wire_dashboard(app: FastAPI, settings: Settings, db: Database, clock: Clock
         audit=app.state.audit,
         timezone=settings.city_timezone,
         clock=clock,
+    )
+    app.state.reports = ReportService(
+        db,
+        charts=app.state.charts,
+        air_quality=app.state.air_quality,
+        lighting=app.state.lighting,
+        operations=app.state.operations,
     )
     install_pages(app, settings)
     if settings.solutions_enabled:

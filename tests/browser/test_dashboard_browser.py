@@ -36,15 +36,15 @@ HEADLESS_FLAGS = [
     "--disable-component-update",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-#: A small city: the demo's incidents on a few hundred lamps settle within a minute.  One more lamp
-#: failure and day-burner beside the demo's own, so that whatever the time of day (a lamp failure shows
-#: while lamps should burn, a day-burner while they should not) there are alarms for every test.
+#: A small city: the demo's incidents on a few hundred lamps settle within a minute.  One more cabinet
+#: supply loss and PM2.5 episode beside the demo's own (those show within a minute whatever the time
+#: of day; a lamp's own faults need two fresh reports, up to half an hour), so every test has an alarm.
 CITY = " ".join(
     [
         "--lights 300 --stations 8 --bays 400 --garages 2",
         *(f"--incident {incident}" for incident in DEMO_INCIDENTS),
-        "--incident lamp-failure:any@-4h45m+5h20m/6h",
-        "--incident day-burner:any@-4h40m+5h20m/6h",
+        "--incident supply-loss:any@-4h45m+5h20m/6h",
+        "--incident pm25-episode:any@-4h+5h/6h=80",
     ]
 )
 READY_SECONDS = 180.0
@@ -73,7 +73,9 @@ class Demo:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token(user)}"}, timeout=10)
 
 
-def wait_for(what: str, probe: Callable[[], T | None], seconds: float, demo: Demo | None = None) -> T:
+def wait_for(
+    what: str | Callable[[], str], probe: Callable[[], T | None], seconds: float, demo: Demo | None = None
+) -> T:
     """Poll ``probe`` until it returns something; fail with ``what`` (and the demo's log) after ``seconds``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -83,7 +85,11 @@ def wait_for(what: str, probe: Callable[[], T | None], seconds: float, demo: Dem
                 return found
         time.sleep(0.5)
     tail = demo.log.read_text(errors="replace")[-3000:] if demo is not None else ""
-    pytest.fail(f"timed out waiting for {what}\n{tail}")
+    if demo is not None:
+        simulator = demo.log.parent / "data" / "simulator.log"
+        if simulator.exists():
+            tail += "\nsimulator:\n" + simulator.read_text(errors="replace")[-3000:]
+    pytest.fail(f"timed out waiting for {what if isinstance(what, str) else what()}\n{tail}")
 
 
 @pytest.fixture(scope="module")
@@ -115,12 +121,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         with running.api() as api:
             # The scripted incidents: a street-lighting alarm with a place on the map, and two more
             # alarms for the tests that acknowledge and close one.
+            seen: list[str] = []
+
             def enough() -> bool | None:
                 found = api.get("/api/v1/alarms", params={"state": "open"}).json()
+                seen[:] = [f"{a['solution']}/{a['kind']}/{a['source']}" for a in found]
                 placed = [a for a in found if a["solution"] == "lighting" and a["location"]]
                 return (bool(placed) and len(found) >= 3) or None
 
-            wait_for("three alarms, one of them a street-lighting fault", enough, READY_SECONDS, running)
+            wait_for(
+                lambda: f"three alarms, one a street-lighting fault (open: {seen})", enough, READY_SECONDS, running
+            )
         yield running
     finally:
         process.terminate()
@@ -291,3 +302,19 @@ def test_an_operator_opens_a_fault_on_the_map_and_acknowledges_it(page: Any, dem
     # It has left the list of new alarms.
     page.goto("/dashboard/console/alarms?state=open")
     assert page.locator(f'tr[data-alarm="{fault["id"]}"]').count() == 0
+
+
+def test_the_monthly_report_prints_to_pdf(page: Any, demo: Demo) -> None:
+    log_in(page, demo, "mayor")
+    page.goto("/dashboard/report")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("City report: ")
+    # Every chart has loaded its series and written its summary (a text, not the loading note).
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-summary]')].every(p => p.textContent !== 'Loading…')"
+    )
+    assert page.locator("[data-summary]").count() == 4
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.emulate_media(media="print")
+    assert page.locator("form.no-print").is_hidden() and page.locator("header.top").is_hidden()
+    pdf = page.pdf(path=str(ARTIFACTS / "report.pdf"), format="A4", print_background=True)
+    assert pdf[:5] == b"%PDF-" and len(pdf) > 20_000

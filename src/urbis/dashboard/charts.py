@@ -147,6 +147,32 @@ def parse_days(raw: str | None) -> int:
     return int(raw)
 
 
+def parse_month(raw: str | None) -> date | None:
+    """The ``month`` query parameter (``YYYY-MM``) as its first day; None when absent; BadRequestData otherwise."""
+    if raw is None or raw == "":
+        return None
+    try:
+        year, month = (int(part) for part in raw.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        raise BadRequestData(f"'month' must be YYYY-MM, got {raw!r:.20}") from None
+
+
+def month_window(month: date, today: date, timezone: str) -> ChartWindow:
+    """The complete local days of ``month`` before ``today`` (all of them once the month is over)."""
+    first = month.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    last = min(following, today)  # exclusive
+    if last <= first:
+        raise BadRequestData(f"{first:%Y-%m} has no complete day yet")
+    zone = ZoneInfo(timezone)
+    days = (last - first).days
+    edges = tuple(
+        datetime.combine(first + timedelta(days=n), day_time(0), tzinfo=zone).astimezone(UTC) for n in range(days + 1)
+    )
+    return ChartWindow(days, first, timezone, edges)
+
+
 def chart_window(days: int, today: date, timezone: str) -> ChartWindow:
     """The ``days`` complete local days before ``today`` in ``timezone``."""
     if days not in WINDOW_DAYS:
@@ -847,12 +873,21 @@ class ChartService:
         moment = at or self.clock.now()
         return chart_window(days, moment.astimezone(self.tz).date(), self.timezone)
 
+    def month(self, month: date, at: datetime | None = None) -> ChartWindow:
+        """The complete local days of ``month`` before ``at`` (now)."""
+        moment = at or self.clock.now()
+        return month_window(month, moment.astimezone(self.tz).date(), self.timezone)
+
     def series(self, tenant: str, name: str, days: int, at: datetime | None = None) -> ChartSeries:
         """One chart's series over the last ``days`` days; :class:`NotFound` for an unknown chart."""
+        moment = at or self.clock.now()
+        return self.series_in(tenant, name, self.window(days, moment), moment)
+
+    def series_in(self, tenant: str, name: str, window: ChartWindow, at: datetime | None = None) -> ChartSeries:
+        """One chart's series over ``window`` (the last days, or a month); :class:`NotFound` for an unknown chart."""
         if name not in CHART_NAMES:
             raise NotFound(f"no chart {name!r:.40}; the charts are {', '.join(CHART_NAMES)}")
         moment = at or self.clock.now()
-        window = self.window(days, moment)
         build: Callable[[str, ChartWindow, datetime], ChartSeries] = getattr(self, f"_{name}")
         return self._keep((tenant, name, window.first, window.days), lambda: build(tenant, window, moment))
 
@@ -948,14 +983,14 @@ class ChartService:
         return build_occupancy_profile(window, places, hourly)
 
     def _alarms_daily(self, tenant: str, window: ChartWindow, at: datetime) -> AlarmsDaily:
-        # Newest first: read pages until they reach alarms opened before the window.
         found: list[Alarm] = []
         offset = 0
         while True:
-            page, total = self.operations.list_alarms(tenant, TicketFilter(limit=PAGE, offset=offset, sort="-openedAt"))
-            found.extend(alarm for alarm in page if window.start <= alarm.opened_at < window.end)
+            wanted = TicketFilter(opened_from=window.start, opened_until=window.end, limit=PAGE, offset=offset)
+            page, total = self.operations.list_alarms(tenant, wanted)
+            found.extend(page)
             offset += PAGE
-            if not page or offset >= total or page[-1].opened_at < window.start:
+            if not page or offset >= total:
                 break
         return build_alarms_daily(window, found)
 

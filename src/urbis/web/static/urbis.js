@@ -66,5 +66,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", connect);
+  // A button marked data-print prints the page (the report: print, or save as PDF).
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (target && target.closest && target.closest("[data-print]")) { window.print(); }
+  });
   window.addEventListener("beforeunload", function () { if (source) { source.close(); } });
 })();

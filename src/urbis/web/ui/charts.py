@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from urbis.core.errors import NotFound
-from urbis.dashboard.charts import CHART_NAMES, WINDOW_DAYS, ChartSeries, ChartService, parse_days
+from urbis.dashboard.charts import CHART_NAMES, WINDOW_DAYS, ChartSeries, ChartService, parse_days, parse_month
 from urbis.web.params import json_response
 from urbis.web.ui.common import ViewerDep, csv_response, render
 
@@ -29,8 +29,13 @@ def charts_of(request: Request) -> ChartService:
 async def _series(request: Request, tenant: str, name: str) -> ChartSeries:
     if name not in CHART_NAMES:
         raise NotFound(f"no chart {name!r:.40}; the charts are {', '.join(CHART_NAMES)}")
+    charts = charts_of(request)
+    month = parse_month(request.query_params.get("month"))
+    if month is not None:
+        # A calendar month (the monthly report's charts): its complete days.
+        return await run_in_threadpool(charts.series_in, tenant, name, charts.month(month))
     days = parse_days(request.query_params.get("days"))
-    return await run_in_threadpool(charts_of(request).series, tenant, name, days)
+    return await run_in_threadpool(charts.series, tenant, name, days)
 
 
 @router.get("")
@@ -51,14 +56,14 @@ async def charts_page(request: Request, viewer: ViewerDep) -> Response:
 
 @router.get("/{name}.json")
 async def chart_json(request: Request, viewer: ViewerDep, name: str) -> Response:
-    """One chart's series (``?days=7|30``), as its canvas draws it."""
+    """One chart's series (``?days=7|30`` or ``?month=YYYY-MM``), as its canvas draws it."""
     series = await _series(request, viewer.tenant, name)
     return json_response(series.to_json())
 
 
 @router.get("/{name}.csv")
 async def chart_csv(request: Request, viewer: ViewerDep, name: str) -> Response:
-    """One chart's series as a table (``?days=7|30``)."""
+    """One chart's series as a table (``?days=7|30`` or ``?month=YYYY-MM``)."""
     series = await _series(request, viewer.tenant, name)
     header, rows = series.table()
     window = series.window

@@ -110,6 +110,12 @@ class Formats:
             return "–"
         return format_date(moment.astimezone(self.zone).date(), format=style, locale=self.locale)
 
+    def month(self, moment: datetime | None) -> str:
+        """The local month and year of an instant ("November 2026", "November 2026" in German too)."""
+        if moment is None:
+            return "–"
+        return format_date(moment.astimezone(self.zone).date(), format="LLLL yyyy", locale=self.locale)
+
     def clock(self, moment: datetime | None) -> str:
         """The local time of day of an instant."""
         if moment is None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
+from babel.dates import get_day_names
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from urbis.core.auth.service import AccountService
 from urbis.core.errors import BadRequestData, NotFound, PolicyDenied, Unauthenticated
+from urbis.dashboard.charts import parse_month
 from urbis.dashboard.overview import FRAGMENTS
+from urbis.dashboard.report import REPORT_CHARTS, ReportService
 from urbis.dashboard.service import DashboardService
 from urbis.web.params import json_response
 from urbis.web.ui.common import ViewerDep, render, settings_of_app
@@ -126,3 +131,31 @@ async def overview_fragment(request: Request, viewer: ViewerDep, name: str) -> R
         raise NotFound(f"no overview fragment {name!r:.40}")
     overview = await run_in_threadpool(dashboard_of(request).overview, viewer.tenant, name)
     return render(request, "_kpis.html", viewer, {"overview": overview, "name": name, "kpis": overview.fragment(name)})
+
+
+def _report_month(request: Request, reports: ReportService) -> date:
+    """The month asked for; by default the running month once it has a complete day, else the last one."""
+    chosen = parse_month(request.query_params.get("month"))
+    if chosen is not None:
+        return chosen
+    today = reports.charts.clock.now().astimezone(reports.charts.tz).date()
+    return today.replace(day=1) if today.day > 1 else (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+@router.get("/dashboard/report")
+async def report_page(request: Request, viewer: ViewerDep) -> Response:
+    """The monthly city report (``?month=YYYY-MM``), ready to print or save as PDF."""
+    reports: ReportService = request.app.state.reports
+    month = _report_month(request, reports)
+    report = await run_in_threadpool(reports.monthly, viewer.tenant, month)
+    weekdays = get_day_names("abbreviated", locale=viewer.language)
+    context = {"report": report, "charts": REPORT_CHARTS, "weekday_names": [weekdays[n] for n in range(7)]}
+    return render(request, "report.html", viewer, context)
+
+
+@router.get("/dashboard/report.json")
+async def report_json(request: Request, viewer: ViewerDep) -> Response:
+    """The monthly report's JSON twin."""
+    reports: ReportService = request.app.state.reports
+    report = await run_in_threadpool(reports.monthly, viewer.tenant, _report_month(request, reports))
+    return json_response(report.to_json())
