@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -79,6 +81,10 @@ def test_the_report_page_prints_in_both_languages(city_app: FastAPI, tenant: str
         assert twin["month"] == "2026-11" and twin["window"]["days"] == 23
         series = client.get("/dashboard/charts/alarms_daily.json?month=2026-11").json()
         assert len(series["window"]["labels"]) == 23
+        exported = client.get("/dashboard/report.csv?month=2026-11")
+        assert exported.headers["content-disposition"] == 'attachment; filename="city-report-2026-11.csv"'
+        figures = {row[0]: row[1] for row in csv.reader(io.StringIO(exported.text.lstrip("\ufeff")))}
+        assert figures["alarmsOpened"] == "0" and float(figures["baselineKwh"]) == twin["energy"]["baselineKwh"]
         assert client.get("/dashboard/report?month=2026-12").status_code == 400
         assert client.get("/dashboard/report.json?month=nonsense").status_code == 400
         client.get("/lang/de")

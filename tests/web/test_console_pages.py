@@ -168,6 +168,8 @@ def test_lighting_overrides_are_given_and_withdrawn_from_the_console(client: Tes
     assert override["targets"] == ["district:Centre"] and override["level"] == 30
     assert override["createdBy"] == f"operator-{tenant}" and override["note"] == "festival"
     assert "festival" in client.get("/dashboard/console/lighting").text
+    exported = list(csv.DictReader(io.StringIO(client.get("/dashboard/console/lighting.csv").text.lstrip("\ufeff"))))
+    assert [(row["targets"], row["level"], row["note"]) for row in exported] == [("district:Centre", "30.0", "festival")]
     bad = client.post(
         "/dashboard/console/lighting/overrides",
         data={"csrf_token": token, "target": "district:Centre", "level": "30", "hours": "lots"},
@@ -197,6 +199,8 @@ def test_an_operator_approves_a_price_recommendation_in_the_console(db_url: str,
             follow_redirects=False,
         )
         assert done.status_code == 303
+        table = api.get("/dashboard/console/parking.csv?state=pending").text.lstrip("\ufeff")
+        assert len(list(csv.DictReader(io.StringIO(table)))) == 5
         approved = api.get("/dashboard/console/parking.json?state=approved").json()
         assert [(p["id"], p["decidedBy"]) for p in approved] == [(proposals[0], f"operator-{tenant}")]
         assert len(re.findall(r'data-proposal="', api.get("/dashboard/console/parking").text)) == 5

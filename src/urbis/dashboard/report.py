@@ -105,6 +105,33 @@ class MonthlyReport:
     parking_mean: float | None
     month_end_figures: dict[str, Any]  # the overview's figures as last recorded in the month
 
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        """The month's figures as a table (the CSV export): figure, value, unit."""
+        rows: list[list[Any]] = [
+            ["whoPm25DaysAbove", None if self.who_city is None else self.who_city.days, "days"],
+        ]
+        if self.energy is not None:
+            savings = self.energy.savings
+            rows += [
+                ["energyKwh", round(self.energy.figure.kwh, 3), "kWh"],
+                ["baselineKwh", round(savings.baseline_kwh, 3), "kWh"],
+                ["savedKwh", round(savings.saved_kwh, 3), "kWh"],
+                ["savedMoney", savings.saved_money, savings.currency],
+                ["savedCo2", round(savings.saved_co2_kg, 3), "kg"],
+            ]
+        rows += [
+            ["parkingMeanOccupancy", None if self.parking_mean is None else round(self.parking_mean, 4), "share"],
+            ["lightsWorkingAtEnd", self.month_end_figures.get("lights_working"), "share"],
+            ["alarmsOpened", self.alarms.opened, "alarms"],
+            ["alarmsClosed", self.alarms.closed, "alarms"],
+            ["alarmsMedianHoursToClose", self.alarms.median_hours_to_close, "h"],
+            *([f"alarmsOpened.{severity}", count, "alarms"] for severity, count in self.alarms.by_severity.items()),
+            ["workOrdersOpened", self.work_orders.opened, "work orders"],
+            ["workOrdersClosed", self.work_orders.closed, "work orders"],
+            ["workOrdersMedianHoursToClose", self.work_orders.median_hours_to_close, "h"],
+        ]
+        return ["figure", "value", "unit"], rows
+
     def to_json(self) -> dict[str, Any]:
         """The JSON twin's shape."""
         energy = None

@@ -341,6 +341,20 @@ async def lighting_page(request: Request, viewer: ViewerDep) -> Response:
     return render(request, "console/lighting.html", viewer, context)
 
 
+@router.get("/lighting.csv")
+async def lighting_csv(request: Request, viewer: ViewerDep) -> Response:
+    """The overrides in force and scheduled, as CSV."""
+    lighting = _lighting(request)
+    overrides = await run_in_threadpool(lighting.list_overrides, viewer.tenant, active=True, limit=1000, offset=0)
+    now = lighting.clock.now()
+    rows = [
+        [o["id"], " ".join(o["targets"]), o["level"], o["start"], o["expiry"], o["createdBy"], o["note"], o["state"]]
+        for o in (override_json(stored, now) for stored in overrides)
+    ]
+    header = ["id", "targets", "level", "start", "expiry", "createdBy", "note", "state"]
+    return csv_response("lighting-overrides.csv", header, rows)
+
+
 @router.post("/lighting/overrides")
 async def create_override(request: Request, viewer: ViewerDep) -> Response:
     """Hold a group or district at a level for a number of hours."""
@@ -376,12 +390,17 @@ def _parking(request: Request) -> ParkingService:
     return service
 
 
-@router.get("/parking")
-async def parking_page(request: Request, viewer: ViewerDep) -> Response:
-    """Price recommendations of the last review, to approve or reject, and the prices in force."""
+def _proposal_state(request: Request) -> str:
     state = request.query_params.get("state", "pending")
     if state not in PROPOSAL_STATES:
         raise BadRequestData(f"state must be one of {', '.join(PROPOSAL_STATES)}")
+    return state
+
+
+@router.get("/parking")
+async def parking_page(request: Request, viewer: ViewerDep) -> Response:
+    """Price recommendations of the last review, to approve or reject, and the prices in force."""
+    state = _proposal_state(request)
     parking = _parking(request)
     proposals, total = await run_in_threadpool(partial(parking.proposals, limit=200), viewer.tenant, state)
     context = {"proposals": proposals, "total": total, "state": state, "done": request.query_params.get("done")}
@@ -391,11 +410,36 @@ async def parking_page(request: Request, viewer: ViewerDep) -> Response:
 @router.get("/parking.json")
 async def parking_json(request: Request, viewer: ViewerDep) -> Response:
     """The proposals' JSON twin."""
-    state = request.query_params.get("state", "pending")
-    if state not in PROPOSAL_STATES:
-        raise BadRequestData(f"state must be one of {', '.join(PROPOSAL_STATES)}")
+    state = _proposal_state(request)
     proposals, total = await run_in_threadpool(partial(_parking(request).proposals, limit=200), viewer.tenant, state)
     return json_response([p.to_json() for p in proposals], headers={"X-Total-Count": str(total)})
+
+
+@router.get("/parking.csv")
+async def parking_csv(request: Request, viewer: ViewerDep) -> Response:
+    """The price recommendations in one state, as CSV."""
+    state = _proposal_state(request)
+    proposals, _total = await run_in_threadpool(partial(_parking(request).proposals, limit=1000), viewer.tenant, state)
+    header = ["id", "zoneId", "timeBand", "currentPrice", "proposedPrice", "currency", "reason", "proposedAt"]
+    header += ["state", "decidedAt", "decidedBy", "note"]
+    rows = [
+        [
+            p.proposal_id,
+            p.zone_id,
+            p.time_band,
+            p.current_price,
+            p.proposed_price,
+            p.currency,
+            p.record.get("reason"),
+            p.proposed_at,
+            p.state.value,
+            p.decided_at,
+            p.decided_by,
+            p.note,
+        ]
+        for p in proposals
+    ]
+    return csv_response(f"parking-prices-{state}.csv", header, rows)
 
 
 @router.post("/parking/proposals/{proposal_id}/{decision}")

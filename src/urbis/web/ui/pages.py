@@ -16,7 +16,7 @@ from urbis.dashboard.overview import FRAGMENTS
 from urbis.dashboard.report import REPORT_CHARTS, ReportService
 from urbis.dashboard.service import DashboardService
 from urbis.web.params import json_response
-from urbis.web.ui.common import ViewerDep, render, settings_of_app
+from urbis.web.ui.common import ViewerDep, csv_response, render, settings_of_app
 from urbis.web.ui.i18n import LANGUAGES
 from urbis.web.ui.session import (
     CSRF_FIELD,
@@ -159,3 +159,12 @@ async def report_json(request: Request, viewer: ViewerDep) -> Response:
     reports: ReportService = request.app.state.reports
     report = await run_in_threadpool(reports.monthly, viewer.tenant, _report_month(request, reports))
     return json_response(report.to_json())
+
+
+@router.get("/dashboard/report.csv")
+async def report_csv(request: Request, viewer: ViewerDep) -> Response:
+    """The monthly report's figures as CSV."""
+    reports: ReportService = request.app.state.reports
+    report = await run_in_threadpool(reports.monthly, viewer.tenant, _report_month(request, reports))
+    header, rows = report.table()
+    return csv_response(f"city-report-{report.month:%Y-%m}.csv", header, rows)
