@@ -268,6 +268,20 @@ def test_an_operator_acknowledges_an_alarm_and_it_leaves_the_new_list(page: Any,
     assert acknowledged["state"] == "acknowledged" and acknowledged["acknowledgedBy"] == "operator"
 
 
+def test_the_alarm_list_follows_changes_without_a_reload(page: Any, demo: Demo) -> None:
+    spared = map_fault(demo)["id"]
+    log_in(page, demo, "operator")
+    page.goto("/dashboard/console/alarms?state=unresolved")
+    page.wait_for_selector('body[data-live-state="live"]', timeout=10_000)
+    rows = page.locator(f'tr[data-alarm]:not([data-alarm="{spared}"])')
+    assert rows.count() >= 1
+    target = rows.first.get_attribute("data-alarm")
+    with demo.api("operator") as operator:
+        assert operator.post(f"/api/v1/alarms/{target}/close", json={"note": "from the browser test"}).is_success
+    # The list is fetched again when the alarm's Alert entity changes: the closed alarm leaves it.
+    page.wait_for_selector(f'tr[data-alarm="{target}"]', state="detached", timeout=2_000)
+
+
 def test_keyboard_users_reach_the_content_and_switch_language(page: Any, demo: Demo) -> None:
     log_in(page, demo, "mayor")
     page.keyboard.press("Tab")

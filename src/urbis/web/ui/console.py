@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from urbis.core.audit import AuditFilter, AuditService
 from urbis.core.auth.roles import require
 from urbis.core.errors import BadRequestData
-from urbis.operations.model import Alarm, Severity, TicketState, WorkOrder
+from urbis.operations.model import Severity, TicketState
 from urbis.operations.service import OperationsService
 from urbis.operations.store import SORT_KEYS, TicketFilter, parse_sort
 from urbis.solutions.lighting.service import LightingService
@@ -126,77 +126,69 @@ def _back(form: FormData, default: str, done: str) -> RedirectResponse:
     return RedirectResponse(f"{target}{separator}{urlencode({'done': done})}", status_code=303)
 
 
-# -- alarms -----------------------------------------------------------------------------------
+# -- alarms and work orders -------------------------------------------------------------------
+
+#: The columns both tickets share, as the CSV names them, and the attribute behind each.
+_TICKET_COLUMNS = (
+    ("id", "id"),
+    ("openedAt", "opened_at"),
+    ("severity", "severity"),
+    ("state", "state"),
+    ("solution", "solution"),
+)
+_TICKET_TAIL = (
+    ("source", "source"),
+    ("description", "description"),
+    ("assignee", "assignee"),
+    ("acknowledgedBy", "acknowledged_by"),
+    ("acknowledgedAt", "acknowledged_at"),
+    ("closedAt", "closed_at"),
+    ("closeNote", "close_reason"),
+)
 
 
-def _alarm_rows(alarms: list[Alarm]) -> list[list[Any]]:
-    return [
-        [
-            a.id,
-            a.opened_at,
-            a.severity.value,
-            a.state.value,
-            a.solution,
-            a.kind,
-            a.source,
-            a.description,
-            a.assignee,
-            a.acknowledged_by,
-            a.acknowledged_at,
-            a.closed_at,
-            a.close_reason,
-            a.occurrences,
-        ]
-        for a in alarms
-    ]
+@dataclass(frozen=True)
+class TicketList:
+    """One console list of tickets (alarms or work orders): where it lives and how it reads and shows them."""
+
+    path: str  # "alarms", "work-orders"
+    default_state: str
+    columns: tuple[tuple[str, str], ...]  # (CSV column, ticket attribute)
+    read: Callable[[OperationsService], Callable[[str, TicketFilter], tuple[list[Any], int]]]
+    to_json: Callable[[Any], dict[str, Any]]
+    acknowledge: Callable[[OperationsService], Callable[[str, str, str], Any]]
+    assign: Callable[[OperationsService], Callable[..., Any]]
+    close: Callable[[OperationsService], Callable[..., Any]]
+
+    def rows(self, tickets: list[Any]) -> list[list[Any]]:
+        """The CSV rows (enumerations as their values)."""
+        return [[_cell(getattr(ticket, attribute)) for _, attribute in self.columns] for ticket in tickets]
 
 
-ALARM_COLUMNS = [
-    "id",
-    "openedAt",
-    "severity",
-    "state",
-    "solution",
-    "kind",
-    "source",
-    "description",
-    "assignee",
-    "acknowledgedBy",
-    "acknowledgedAt",
-    "closedAt",
-    "closeNote",
-    "occurrences",
-]
+def _cell(value: Any) -> Any:
+    return value.value if isinstance(value, Severity | TicketState) else value
 
 
-async def _alarm_listing(request: Request, viewer: Viewer) -> Listing:
-    wanted, chosen = _filters(request, "open")
-    alarms, total = await run_in_threadpool(_operations(request).list_alarms, viewer.tenant, wanted)
-    return _listing(alarms, total, wanted, chosen)
-
-
-@router.get("/alarms")
-async def alarms_page(request: Request, viewer: ViewerDep) -> Response:
-    """Alarms, filtered and sorted, with acknowledge, assign and close for operators."""
-    listing = await _alarm_listing(request, viewer)
-    template = "console/_alarm_table.html" if request.headers.get("hx-request") else "console/alarms.html"
-    context = {"listing": listing, "sort_keys": SORT_KEYS, "done": request.query_params.get("done")}
-    return render(request, template, viewer, context)
-
-
-@router.get("/alarms.json")
-async def alarms_json(request: Request, viewer: ViewerDep) -> Response:
-    """The alarm list's JSON twin (same filters)."""
-    listing = await _alarm_listing(request, viewer)
-    return json_response([alarm_json(a) for a in listing.items], headers={"X-Total-Count": str(listing.total)})
-
-
-@router.get("/alarms.csv")
-async def alarms_csv(request: Request, viewer: ViewerDep) -> Response:
-    """The alarm list as CSV (same filters; every page)."""
-    wanted, _ = _filters(request, "open")
-    alarms = await run_in_threadpool(_all_pages, _operations(request).list_alarms, viewer.tenant, wanted)
-    return csv_response("alarms.csv", ALARM_COLUMNS, _alarm_rows(alarms))
+ALARMS = TicketList(
+    "alarms",
+    "open",
+    (*_TICKET_COLUMNS, ("kind", "kind"), *_TICKET_TAIL, ("occurrences", "occurrences")),
+    lambda operations: operations.list_alarms,
+    alarm_json,
+    lambda operations: operations.acknowledge_alarm,
+    lambda operations: operations.assign_alarm,
+    lambda operations: operations.close_alarm,
+)
+WORK_ORDERS = TicketList(
+    "work-orders",
+    "unresolved",
+    (*_TICKET_COLUMNS, ("title", "title"), *_TICKET_TAIL, ("alarmId", "alarm_id")),
+    lambda operations: operations.list_work_orders,
+    work_order_json,
+    lambda operations: operations.acknowledge_work_order,
+    lambda operations: operations.assign_work_order,
+    lambda operations: operations.close_work_order,
+)
 
 
 def _all_pages(
@@ -212,114 +204,56 @@ def _all_pages(
             return out
 
 
-@router.post("/alarms/{alarm_id}/{action}")
-async def alarm_action(request: Request, viewer: ViewerDep, alarm_id: str, action: str) -> Response:
-    """Acknowledge, assign or close an alarm."""
-    form = await _form(request, viewer)
-    operations = _operations(request)
-    by = viewer.actor.subject
-    if action == "acknowledge":
-        await run_in_threadpool(operations.acknowledge_alarm, viewer.tenant, alarm_id, by)
-    elif action == "assign":
-        assignee = _text(form, "assignee", limit=128)
-        await run_in_threadpool(partial(operations.assign_alarm, by=by), viewer.tenant, alarm_id, assignee)
-    elif action == "close":
-        note = _text(form, "note") or f"closed by {by}"
-        await run_in_threadpool(partial(operations.close_alarm, by=by), viewer.tenant, alarm_id, note)
-    else:
-        raise BadRequestData(f"unknown action {action!r:.40}; use acknowledge, assign or close")
-    return _back(form, "/dashboard/console/alarms", f"{action}:{alarm_id}")
+def _ticket_routes(kind: TicketList) -> None:
+    """The list page (with its htmx table fragment), its JSON and CSV twins, and the actions of one ticket list."""
+    base = f"/dashboard/console/{kind.path}"
+    template = f"console/{kind.path.replace('-', '_')}.html"
+    fragment = f"console/_{kind.path.replace('-', '_')}_table.html"
+
+    async def listing(request: Request, viewer: Viewer) -> Listing:
+        wanted, chosen = _filters(request, kind.default_state)
+        items, total = await run_in_threadpool(kind.read(_operations(request)), viewer.tenant, wanted)
+        return _listing(items, total, wanted, chosen)
+
+    async def page(request: Request, viewer: ViewerDep) -> Response:
+        chosen = await listing(request, viewer)
+        context = {"listing": chosen, "sort_keys": SORT_KEYS, "done": request.query_params.get("done")}
+        return render(request, fragment if request.headers.get("hx-request") else template, viewer, context)
+
+    async def as_json(request: Request, viewer: ViewerDep) -> Response:
+        chosen = await listing(request, viewer)
+        return json_response([kind.to_json(t) for t in chosen.items], headers={"X-Total-Count": str(chosen.total)})
+
+    async def as_csv(request: Request, viewer: ViewerDep) -> Response:
+        wanted, _ = _filters(request, kind.default_state)
+        tickets = await run_in_threadpool(_all_pages, kind.read(_operations(request)), viewer.tenant, wanted)
+        return csv_response(f"{kind.path}.csv", [name for name, _ in kind.columns], kind.rows(tickets))
+
+    async def act(request: Request, viewer: ViewerDep, ticket_id: str, action: str) -> Response:
+        form = await _form(request, viewer)
+        operations = _operations(request)
+        by = viewer.actor.subject
+        if action == "acknowledge":
+            await run_in_threadpool(kind.acknowledge(operations), viewer.tenant, ticket_id, by)
+        elif action == "assign":
+            assignee = _text(form, "assignee", limit=128)
+            await run_in_threadpool(partial(kind.assign(operations), by=by), viewer.tenant, ticket_id, assignee)
+        elif action == "close":
+            note = _text(form, "note") or f"closed by {by}"
+            await run_in_threadpool(partial(kind.close(operations), by=by), viewer.tenant, ticket_id, note)
+        else:
+            raise BadRequestData(f"unknown action {action!r:.40}; use acknowledge, assign or close")
+        return _back(form, base, f"{action}:{ticket_id}")
+
+    page.__doc__ = f"The {kind.path} list, filtered and sorted, with acknowledge, assign and close for operators."
+    router.add_api_route(f"/{kind.path}", page, methods=["GET"])
+    router.add_api_route(f"/{kind.path}.json", as_json, methods=["GET"])
+    router.add_api_route(f"/{kind.path}.csv", as_csv, methods=["GET"])
+    router.add_api_route(f"/{kind.path}/{{ticket_id}}/{{action}}", act, methods=["POST"])
 
 
-# -- work orders ------------------------------------------------------------------------------
-
-ORDER_COLUMNS = [
-    "id",
-    "openedAt",
-    "severity",
-    "state",
-    "solution",
-    "title",
-    "source",
-    "description",
-    "assignee",
-    "acknowledgedBy",
-    "acknowledgedAt",
-    "closedAt",
-    "closeNote",
-    "alarmId",
-]
-
-
-def _order_rows(orders: list[WorkOrder]) -> list[list[Any]]:
-    return [
-        [
-            o.id,
-            o.opened_at,
-            o.severity.value,
-            o.state.value,
-            o.solution,
-            o.title,
-            o.source,
-            o.description,
-            o.assignee,
-            o.acknowledged_by,
-            o.acknowledged_at,
-            o.closed_at,
-            o.close_reason,
-            o.alarm_id,
-        ]
-        for o in orders
-    ]
-
-
-async def _order_listing(request: Request, viewer: Viewer) -> Listing:
-    wanted, chosen = _filters(request, "unresolved")
-    orders, total = await run_in_threadpool(_operations(request).list_work_orders, viewer.tenant, wanted)
-    return _listing(orders, total, wanted, chosen)
-
-
-@router.get("/work-orders")
-async def work_orders_page(request: Request, viewer: ViewerDep) -> Response:
-    """Work orders, filtered and sorted, with acknowledge, assign and close for operators."""
-    listing = await _order_listing(request, viewer)
-    template = "console/_order_table.html" if request.headers.get("hx-request") else "console/work_orders.html"
-    context = {"listing": listing, "sort_keys": SORT_KEYS, "done": request.query_params.get("done")}
-    return render(request, template, viewer, context)
-
-
-@router.get("/work-orders.json")
-async def work_orders_json(request: Request, viewer: ViewerDep) -> Response:
-    """The work-order list's JSON twin."""
-    listing = await _order_listing(request, viewer)
-    return json_response([work_order_json(o) for o in listing.items], headers={"X-Total-Count": str(listing.total)})
-
-
-@router.get("/work-orders.csv")
-async def work_orders_csv(request: Request, viewer: ViewerDep) -> Response:
-    """The work-order list as CSV."""
-    wanted, _ = _filters(request, "unresolved")
-    orders = await run_in_threadpool(_all_pages, _operations(request).list_work_orders, viewer.tenant, wanted)
-    return csv_response("work-orders.csv", ORDER_COLUMNS, _order_rows(orders))
-
-
-@router.post("/work-orders/{order_id}/{action}")
-async def work_order_action(request: Request, viewer: ViewerDep, order_id: str, action: str) -> Response:
-    """Acknowledge, assign or close a work order."""
-    form = await _form(request, viewer)
-    operations = _operations(request)
-    by = viewer.actor.subject
-    if action == "acknowledge":
-        await run_in_threadpool(operations.acknowledge_work_order, viewer.tenant, order_id, by)
-    elif action == "assign":
-        assignee = _text(form, "assignee", limit=128)
-        await run_in_threadpool(partial(operations.assign_work_order, by=by), viewer.tenant, order_id, assignee)
-    elif action == "close":
-        note = _text(form, "note") or f"closed by {by}"
-        await run_in_threadpool(partial(operations.close_work_order, by=by), viewer.tenant, order_id, note)
-    else:
-        raise BadRequestData(f"unknown action {action!r:.40}; use acknowledge, assign or close")
-    return _back(form, "/dashboard/console/work-orders", f"{action}:{order_id}")
+_ticket_routes(ALARMS)
+_ticket_routes(WORK_ORDERS)
 
 
 # -- lighting overrides -----------------------------------------------------------------------
