@@ -128,6 +128,12 @@ def test_a_review_proposes_and_an_operator_approves_or_rejects(client: TestClien
     log = client.get("/api/v1/parking/rates/log", headers=viewer)
     assert log.headers["x-total-count"] == "1"
     assert (log.json()[0]["timeBand"], log.json()[0]["approvedBy"]) == ("weekday-morning", "olga")
+    # Who decided is for staff: a citizen reads the change and its reason, not the name or the note.
+    citizen = login_headers(client, tenant, "citizen", subject="carla")
+    public = client.get("/api/v1/parking/rates/log", headers=citizen).json()[0]
+    assert public["timeBand"] == "weekday-morning" and "approvedBy" not in public and "reason" in public
+    decided = client.get(PROPOSALS, params={"state": "approved"}, headers=citizen).json()[0]
+    assert "decidedBy" not in decided and "note" not in decided and decided["state"] == "approved"
     assert {(e.action, e.actor, e.target) for e in audit_trail(client, tenant)} == {
         ("parking.price.approve", "olga", ZONE),
         ("parking.price.reject", "olga", ZONE),

@@ -228,7 +228,19 @@ async def rate_log(request: Request) -> Response:
         limit=page_limit(request),
         offset=page_offset(request),
     )
+    if not _staff(request, tenant):
+        # Who approved a price is for staff; the change and its reason are public.
+        entries = [{k: v for k, v in entry.items() if k not in STAFF_ONLY} for entry in entries]
     return json_response(entries, headers={"X-Total-Count": str(total)})
+
+
+#: Members naming a member of staff, left out for readers who are not staff.
+STAFF_ONLY = frozenset({"approvedBy", "decidedBy", "note"})
+
+
+def _staff(request: Request, tenant: str) -> bool:
+    actor = current_actor(request)
+    return can_read_operations(actor, tenant)
 
 
 def _price_operator(request: Request) -> tuple[str, Actor]:
@@ -276,7 +288,10 @@ async def rate_proposals(request: Request) -> Response:
         limit=page_limit(request),
         offset=page_offset(request),
     )
-    return json_response([p.to_json() for p in found], headers={"X-Total-Count": str(total)})
+    proposals = [p.to_json() for p in found]
+    if not _staff(request, tenant):
+        proposals = [{k: v for k, v in p.items() if k not in STAFF_ONLY} for p in proposals]
+    return json_response(proposals, headers={"X-Total-Count": str(total)})
 
 
 async def _decision_note(request: Request) -> str | None:
