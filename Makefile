@@ -38,6 +38,7 @@ bench: install ## Benchmarks (figures go in the README)
 	$(BIN)/urbis bench broker
 	$(BIN)/urbis bench ingest
 	$(BIN)/urbis bench solutions
+	$(BIN)/urbis bench dashboard
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv

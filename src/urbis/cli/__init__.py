@@ -265,6 +265,39 @@ def bench_solutions(
     )
 
 
+@bench_app.command("dashboard")
+def bench_dashboard(
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql or both.")] = "both",
+    postgres_url: Annotated[
+        str, typer.Option(help="Admin URL of a PostgreSQL server; a throw-away database is made on it.")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    requests: Annotated[int, typer.Option(min=1, help="Warm requests per URL (the page and each fragment).")] = 50,
+    cold_requests: Annotated[
+        int, typer.Option(min=1, help="Cold requests per URL, each after the dashboard forgot what it keeps.")
+    ] = 3,
+    lights: Annotated[int, typer.Option(min=1, help="Street lights of the city.")] = 5000,
+    stations: Annotated[int, typer.Option(min=1, help="Air-quality stations.")] = 50,
+    bays: Annotated[int, typer.Option(min=1, help="On-street parking bays.")] = 3000,
+    days: Annotated[int, typer.Option(min=1, help="Days of history before the measured instant.")] = 30,
+    lamp_step: Annotated[int, typer.Option(min=1, help="Minutes between a lamp's history readings.")] = 60,
+    profile: Annotated[
+        bool, typer.Option(help="Print cProfile's top entries of each URL's figures, cold and warm.")
+    ] = False,
+) -> None:
+    """Server time of the overview page and its KPI fragments at city scale, cold and warm."""
+    from urbis.bench.dashboard import DashboardScale, run_dashboard_bench
+
+    run_dashboard_bench(
+        backends=["sqlite", "postgresql"] if backend == "both" else [backend],
+        postgres_admin_url=postgres_url,
+        scale=DashboardScale(lights=lights, stations=stations, bays=bays, days=days, lamp_step_minutes=lamp_step),
+        requests=requests,
+        cold_requests=cold_requests,
+        console=console,
+        profile=profile,
+    )
+
+
 def main() -> None:
     """Entry point of the ``urbis`` command."""
     app()

@@ -1,8 +1,17 @@
 """The dashboard service: gathers the solutions' answers into the overview, and keeps snapshots.
 
-Figures that change slowly and cost a long read (days above the WHO guideline this year) are kept
-for a few minutes; every other figure is read fresh.  Several browsers refreshing the same
-fragment within a second share one computation.
+Every figure is read fresh except two that cost a long read and only grow by whole days: the
+energy saved this month and the days above the WHO guideline this year.  For those the
+completed days are kept per tenant (:class:`CompletedDays`) and only the day in progress is
+read with each request; when the date moves on, the day just completed is read once and added.
+
+Completed days are immutable once over, except for a late report (a gateway replaying its
+buffer).  Hence: **yesterday** is read again every ``days_reuse_seconds`` (an hour by default),
+and on every request until :data:`SETTLE` after midnight (the readings around midnight are
+still arriving), so a late report for yesterday shows within the hour; **older days** are kept
+for good once read: a report arriving more than a day late shows after a restart, at the next
+month (year) or after :meth:`DashboardService.forget`.  Several browsers refreshing the same
+fragment within ``share_seconds`` share one computation.
 """
 
 from __future__ import annotations
@@ -10,9 +19,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from urbis.context.service import ContextService
@@ -22,21 +33,156 @@ from urbis.dashboard import store
 from urbis.dashboard.overview import FRAGMENTS, CityOverview, OverviewInputs, WhoFigure, build_overview
 from urbis.operations.service import OperationsService
 from urbis.solutions.air_quality.const import Pollutant
-from urbis.solutions.air_quality.service import AirQualityService, AreaAirQuality
+from urbis.solutions.air_quality.service import AirQualityService, AreaAirQuality, WhoReport
+from urbis.solutions.lighting.energy import EnergyFigure, energy_savings
 from urbis.solutions.lighting.service import LightingService
+from urbis.solutions.lighting.views import CITY_NODE, EnergyNode
 from urbis.solutions.parking.service import ParkingService
 
 log = logging.getLogger(__name__)
 
-#: How long the year's WHO figure is reused: it moves at most once a day.
-WHO_REUSE_SECONDS = 300.0
+T = TypeVar("T")
+
 #: How long browsers share one computation of a fragment.
 SHARE_SECONDS = 1.0
+#: How long yesterday's figures (energy, WHO days) are kept before they are read again: the longest
+#: a late report for yesterday waits to show.  Older days are kept for good (see the module).
+DAYS_REUSE_SECONDS = 3600.0
+#: How long after midnight the day before still counts as in progress: the energy counters'
+#: readings just after midnight and the last hour's air-quality means are still arriving.
+SETTLE = timedelta(hours=1)
 #: How far from exactly a day (a month) before a snapshot may lie and still count as "yesterday" ("last month").
 YESTERDAY_TOLERANCE = timedelta(hours=2)
 LAST_MONTH_TOLERANCE = timedelta(days=1)
 #: Snapshots older than this are forgotten.
 SNAPSHOT_RETENTION = timedelta(days=400)
+
+
+@dataclass(frozen=True)
+class _Kept(Generic[T]):
+    """A figure summed over the completed days ``first`` .. ``end`` (excluded)."""
+
+    first: date
+    end: date
+    value: T
+    since: float  # monotonic instant it was read
+    settled: bool  # read after its last day had settled (a day still settling is read again)
+
+
+class CompletedDays(Generic[T]):
+    """A figure over the completed days of a period, kept per tenant: the days before yesterday for good, yesterday a while.
+
+    ``read(tenant, first, end, at)`` reads the figure over the days ``first`` .. ``end``
+    (excluded) at ``at``, in one call whatever the number of days; ``add`` sums two
+    consecutive spans.  Only requests that move forward in time are kept: a figure asked for
+    an earlier instant (a snapshot of the past) is read and not kept.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[str, date, date, datetime], T],
+        add: Callable[[T, T], T],
+        midnight: Callable[[date], datetime],
+        reuse_seconds: Callable[[], float],
+    ) -> None:
+        """``midnight(day)``: the day's start in the city; ``reuse_seconds()``: how long yesterday is kept."""
+        self.read = read
+        self.add = add
+        self.midnight = midnight
+        self.reuse_seconds = reuse_seconds
+        self._lock = threading.Lock()
+        self._older: dict[str, _Kept[T]] = {}
+        self._yesterday: dict[str, _Kept[T]] = {}
+        self._filling: dict[str, threading.Lock] = {}
+
+    def forget(self) -> None:
+        """Drop every kept figure."""
+        with self._lock:
+            self._older.clear()
+            self._yesterday.clear()
+
+    def total(self, tenant: str, first: date, today: date, at: datetime) -> T | None:
+        """The figure over ``first`` .. ``today`` (excluded); None when no day of the period has been completed."""
+        if today <= first:
+            return None
+        yesterday = today - timedelta(days=1)
+        with self._lock:
+            lock = self._filling.setdefault(tenant, threading.Lock())
+        # One request reads a tenant's missing days while the others wait for its answer.
+        with lock:
+            older = self._older_days(tenant, first, yesterday, at) if yesterday > first else None
+            last = self._last_day(tenant, yesterday, today, at)
+        return last.value if older is None else self.add(older.value, last.value)
+
+    def _current(self, kept: _Kept[T]) -> bool:
+        """Whether a kept last day may still be used: read after it settled, and not too long ago."""
+        return kept.settled and time.monotonic() - kept.since < self.reuse_seconds()
+
+    def _older_days(self, tenant: str, first: date, end: date, at: datetime) -> _Kept[T]:
+        with self._lock:
+            kept = self._older.get(tenant)
+            recent = self._yesterday.get(tenant)
+        if kept is not None and (kept.first > first or (kept.first == first and kept.end > end)):
+            return _Kept(first, end, self.read(tenant, first, end, at), time.monotonic(), True)  # the past: not kept
+        if kept is not None and kept.first == first and kept.end == end:
+            return kept
+        if kept is not None and kept.first == first:
+            start, base = kept.end, kept.value  # the date moved on: only the days since are read
+        else:
+            start, base = first, None
+        if recent is not None and (recent.first, recent.end) == (start, end) and self._current(recent):
+            added = recent.value  # yesterday became the day before: its figure is already read
+        else:
+            added = self.read(tenant, start, end, at)
+        value = added if base is None else self.add(base, added)
+        days = _Kept(first, end, value, time.monotonic(), True)
+        with self._lock:
+            self._older[tenant] = days
+        return days
+
+    def _last_day(self, tenant: str, day: date, today: date, at: datetime) -> _Kept[T]:
+        with self._lock:
+            kept = self._yesterday.get(tenant)
+        if kept is not None and kept.first > day:
+            return _Kept(day, today, self.read(tenant, day, today, at), time.monotonic(), True)  # the past: not kept
+        if kept is not None and kept.first == day and self._current(kept):
+            return kept
+        began = time.monotonic()
+        last = _Kept(day, today, self.read(tenant, day, today, at), began, at >= self.midnight(today) + SETTLE)
+        with self._lock:
+            self._yesterday[tenant] = last
+        return last
+
+
+def _energy_sum(a: tuple[EnergyFigure, float], b: tuple[EnergyFigure, float]) -> tuple[EnergyFigure, float]:
+    """Two consecutive spans' energy and baseline as one: kWh add up, the same lamps count once as sources."""
+    (one, one_baseline), (two, two_baseline) = a, b
+    figure = EnergyFigure(
+        one.metered_kwh + two.metered_kwh,
+        one.estimated_kwh + two.estimated_kwh,
+        max(one.metered_sources, two.metered_sources),
+        max(one.estimated_sources, two.estimated_sources),
+    )
+    return figure, one_baseline + two_baseline
+
+
+def _station_days(report: WhoReport) -> dict[str, tuple[int, int]]:
+    """Each station's PM2.5 days above the WHO 24-h guideline and valid days in ``report``."""
+    out = {}
+    for station in report.stations:
+        summary = station.who.get(Pollutant.PM25)
+        if summary is not None:
+            out[station.id] = (summary.exceedances.exceedance_days, summary.exceedances.valid_days)
+    return out
+
+
+def _station_days_sum(a: dict[str, tuple[int, int]], b: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """Two consecutive spans' station days as one."""
+    out = dict(a)
+    for station, (days, valid) in b.items():
+        before = out.get(station, (0, 0))
+        out[station] = (before[0] + days, before[1] + valid)
+    return out
 
 
 class DashboardService:
@@ -53,7 +199,13 @@ class DashboardService:
         operations: OperationsService,
         timezone: str,
         clock: Clock | None = None,
+        share_seconds: float = SHARE_SECONDS,
+        days_reuse_seconds: float = DAYS_REUSE_SECONDS,
     ) -> None:
+        """``share_seconds``: how long requests share one computation (0: never, as a benchmark wants).
+
+        ``days_reuse_seconds``: how long yesterday's figures are kept before they are read again (see the module).
+        """
         self.db = db
         self.context = context
         self.air_quality = air_quality
@@ -62,8 +214,15 @@ class DashboardService:
         self.operations = operations
         self.tz = ZoneInfo(timezone)
         self.clock = clock or SystemClock()
+        self.share_seconds = share_seconds
+        self.days_reuse_seconds = days_reuse_seconds
         self._lock = threading.Lock()
-        self._who: dict[str, tuple[float, date, WhoFigure]] = {}
+        self._energy_days = CompletedDays(
+            self._read_energy, _energy_sum, self._midnight, lambda: self.days_reuse_seconds
+        )
+        self._who_days = CompletedDays(
+            self._read_who, _station_days_sum, self._midnight, lambda: self.days_reuse_seconds
+        )
         self._shared: dict[tuple[str, str], tuple[float, CityOverview]] = {}
 
     # -- the overview ----------------------------------------------------------------------
@@ -76,17 +235,24 @@ class DashboardService:
         if at is None:
             with self._lock:
                 shared = self._shared.get(key)
-            if shared is not None and time.monotonic() - shared[0] < SHARE_SECONDS:
+            if shared is not None and time.monotonic() - shared[0] < self.share_seconds:
                 return shared[1]
         moment = at or self.clock.now()
         result = self.compute(tenant, moment, None if fragment is None else set(FRAGMENTS[fragment]))
-        if at is None:
+        if at is None and self.share_seconds > 0:
             with self._lock:
                 self._shared[key] = (time.monotonic(), result)
         return result
 
+    def forget(self) -> None:
+        """Drop every figure kept between requests: the next overview computes everything afresh."""
+        self._energy_days.forget()
+        self._who_days.forget()
+        with self._lock:
+            self._shared.clear()
+
     def compute(self, tenant: str, at: datetime, keys: set[str] | None = None) -> CityOverview:
-        """The figures at ``at``, read fresh (``keys``: only the parts those figures need)."""
+        """The figures at ``at``, with only the completed days kept (``keys``: only the parts those figures need)."""
 
         def wanted(*names: str) -> bool:
             return keys is None or not keys.isdisjoint(names)
@@ -100,15 +266,9 @@ class DashboardService:
         who = self._who_figure(tenant, at) if wanted("who_days") else None
         lamps = self.lighting.lamp_states(tenant) if wanted("lights_working", "lighting_faults") else []
         lighting_alarms = len(self.lighting.active_faults(tenant)) if wanted("lighting_faults") else 0
-        energy_today = energy_month = None
-        if wanted("energy_saved_today", "energy_saved_month"):
-            local = at.astimezone(self.tz)
-            midnight = datetime.combine(local.date(), day_time(), self.tz)
-            month_start = datetime.combine(local.date().replace(day=1), day_time(), self.tz)
-            if wanted("energy_saved_today") and at > midnight:
-                energy_today = self.lighting.energy(tenant, midnight, at).city
-            if wanted("energy_saved_month") and at > month_start:
-                energy_month = self.lighting.energy(tenant, month_start, at).city
+        energy_today, energy_month = self._energy_figures(
+            tenant, at, today=wanted("energy_saved_today"), month=wanted("energy_saved_month")
+        )
         parking = self.parking.overview(tenant, at) if wanted("parking_occupancy", "parking_in_target") else None
         alarms = self.operations.summary(tenant) if wanted("alarms_active") else {}
         overview = build_overview(
@@ -129,24 +289,68 @@ class DashboardService:
         yesterday, last_month = self._earlier(tenant, at)
         return overview.with_trends(yesterday, last_month)
 
-    def _who_figure(self, tenant: str, at: datetime) -> WhoFigure:
-        today = at.astimezone(self.tz).date()
-        with self._lock:
-            kept = self._who.get(tenant)
-        if kept is not None and kept[1] == today and time.monotonic() - kept[0] < WHO_REUSE_SECONDS:
-            return kept[2]
-        report = self.air_quality.who(tenant, date(today.year, 1, 1), today, at)
-        figure = report.city.figures.get(Pollutant.PM25)
-        who = WhoFigure(
-            first=report.first,
-            last=report.last,
-            days=None if figure is None else figure.exceedance_days,
-            worst_station=None if figure is None else figure.worst_station,
-            stations_with_data=0 if figure is None else figure.stations_with_data,
+    def _midnight(self, day: date) -> datetime:
+        return datetime.combine(day, day_time(), self.tz)
+
+    # -- energy ----------------------------------------------------------------------------
+
+    def _energy_figures(
+        self, tenant: str, at: datetime, *, today: bool, month: bool
+    ) -> tuple[EnergyNode | None, EnergyNode | None]:
+        """The city's energy today and this month so far (``None`` where not wanted or not begun)."""
+        local_day = at.astimezone(self.tz).date()
+        midnight = self._midnight(local_day)
+        first = local_day.replace(day=1)
+        today_node = None
+        if (today or month) and at > midnight:
+            today_node = self.lighting.energy(tenant, midnight, at).city  # read once for both figures
+        if not month or at <= self._midnight(first):
+            return (today_node if today else None), None
+        days = self._energy_days.total(tenant, first, local_day, at)
+        return (today_node if today else None), self._month_node(days, today_node)
+
+    def _read_energy(self, tenant: str, first: date, end: date, _at: datetime) -> tuple[EnergyFigure, float]:
+        node = self.lighting.energy(tenant, self._midnight(first), self._midnight(end)).city
+        return node.figure, node.savings.baseline_kwh
+
+    def _month_node(self, days: tuple[EnergyFigure, float] | None, today: EnergyNode | None) -> EnergyNode | None:
+        """The month so far: the completed days plus today, the savings worked out on the sums."""
+        if days is None:
+            return today
+        figure, baseline = days
+        if today is not None:
+            figure, baseline = _energy_sum((figure, baseline), (today.figure, today.savings.baseline_kwh))
+        savings = energy_savings(
+            figure,
+            baseline,
+            tariff_per_kwh=self.lighting.tariff_per_kwh,
+            grid_kg_co2_per_kwh=self.lighting.grid_kg_co2_per_kwh,
+            currency=self.lighting.currency,
         )
-        with self._lock:
-            self._who[tenant] = (time.monotonic(), today, who)
-        return who
+        return EnergyNode(CITY_NODE, "city", None, figure, savings)
+
+    # -- days above the WHO guideline --------------------------------------------------------
+
+    def _who_figure(self, tenant: str, at: datetime) -> WhoFigure:
+        """Days above the WHO 24-h PM2.5 guideline this year (the day in progress adds none: only complete days count)."""
+        today = at.astimezone(self.tz).date()
+        first = date(today.year, 1, 1)
+        stations = self._who_days.total(tenant, first, today, at) or {}
+        rated = sorted(
+            ((days, station) for station, (days, valid) in stations.items() if valid), key=lambda r: (-r[0], r[1])
+        )
+        return WhoFigure(
+            first=first,
+            last=today,
+            days=rated[0][0] if rated else None,
+            worst_station=rated[0][1] if rated else None,
+            stations_with_data=len(rated),
+        )
+
+    def _read_who(self, tenant: str, first: date, end: date, at: datetime) -> dict[str, tuple[int, int]]:
+        return _station_days(self.air_quality.who(tenant, first, end - timedelta(days=1), at))
+
+    # -- trends ----------------------------------------------------------------------------
 
     def _earlier(self, tenant: str, at: datetime) -> tuple[dict[str, object] | None, dict[str, object] | None]:
         day_before, month_before = at - timedelta(days=1), at - timedelta(days=30)

@@ -114,6 +114,7 @@ from urbis.solutions.lighting.views import (
     cabinet_view,
     district_node,
     group_view,
+    lamp_brief,
     lamp_state,
     lamp_view,
 )
@@ -731,7 +732,7 @@ class LightingService:
 
     def lamp_states(self, tenant: str) -> list[LampState]:
         """Every lamp's state now; an alarm on a lamp, its group or its cabinet makes it a fault."""
-        lamps = [lamp_view(e, self.terms) for e in self.context.entities_of_type(tenant, self.terms.streetlight)]
+        lamps = [lamp_brief(e, self.terms) for e in self.context.entities_of_type(tenant, self.terms.streetlight)]
         by_source: dict[str, list[str]] = {}
         for alarm in self.active_faults(tenant):
             by_source.setdefault(alarm.source, []).append(alarm.id)
@@ -1038,6 +1039,7 @@ class LightingService:
         parent_of, levels = _hierarchy(installation)
         leaves: dict[str, EnergyFigure] = {}
         baseline_leaves: dict[str, float] = {}
+        dark_kwh_per_kw: dict[tuple[Site, datetime, datetime], float] = {}
         for lamp in installation.lamps:
             site = installation.lamp_sites.get(lamp.id)
             readings = lamp_readings.get(lamp.id, [])
@@ -1050,6 +1052,7 @@ class LightingService:
             span_start, span_end = start, end
             if len(readings) >= 2:
                 span_start, span_end = max(start, readings[0].at), min(end, readings[-1].at)
+            # The program's levels are needed only to estimate a lamp its meter does not count.
             segments = (
                 level_segments(
                     control.setup(lamp.group_id, site, setups),
@@ -1058,14 +1061,17 @@ class LightingService:
                     targets=self._targets(lamp),
                     overrides=control.overrides,
                 )
-                if site
+                if site and len(readings) < 2
                 else []
             )
             leaves[lamp.id] = lamp_energy(curve, segments, readings)
-            covered = span_end > span_start
-            baseline_leaves[lamp.id] = (
-                baseline_energy_kwh(rated, site, span_start, span_end) if site is not None and covered else 0.0
-            )
+            baseline_leaves[lamp.id] = 0.0
+            if site is not None and span_end > span_start:
+                # Lamps of a group share a site and mostly a span: the dark hours are worked out once for them.
+                key = (site, span_start, span_end)
+                if key not in dark_kwh_per_kw:
+                    dark_kwh_per_kw[key] = baseline_energy_kwh(1000.0, site, span_start, span_end)
+                baseline_leaves[lamp.id] = rated / 1000.0 * dark_kwh_per_kw[key]
         meters = {
             cabinet_id: EnergyFigure.metered(energy_from_counter(readings).kwh)
             for cabinet_id, readings in cabinet_readings.items()

@@ -424,7 +424,33 @@ class LampState:
     faults: tuple[str, ...]  # the ids of the active alarms that concern the lamp
 
 
-def lamp_state(lamp: LampView, faults: tuple[str, ...]) -> LampState:
+@dataclass(frozen=True, slots=True)
+class LampBrief:
+    """What a lamp's state needs of its entity: read for every lamp of the city on each overview."""
+
+    id: str
+    group_id: str | None
+    cabinet_id: str | None
+    district: str | None
+    position: tuple[float, float] | None
+    reported_on: bool | None
+    level_fraction: float | None
+
+
+def lamp_brief(entity: Entity, terms: Terms) -> LampBrief:
+    """A lamp's state-relevant attributes, read without the report times, ratings and meters of :func:`lamp_view`."""
+    return LampBrief(
+        id=entity["id"],
+        group_id=_reference(entity, terms.ref_group),
+        cabinet_id=_reference(entity, terms.ref_cabinet),
+        district=_text(value_of(entity, terms.area)),
+        position=_point(entity, terms),
+        reported_on=_switch(value_of(entity, terms.power_state)),
+        level_fraction=_number(value_of(entity, terms.level)),
+    )
+
+
+def lamp_state(lamp: LampView | LampBrief, faults: tuple[str, ...]) -> LampState:
     """Classify a lamp from its latest report and the active alarms that concern it."""
     if faults:
         state = "fault"
