@@ -214,6 +214,19 @@ def _wire_dashboard(app: FastAPI, settings: Settings, db: Database, clock: Clock
     )
     install_pages(app, settings)
     if settings.solutions_enabled:
+        # Today's energy costs a long read: the leading process refreshes it whenever lamps report
+        # (at most every min_gap seconds, at least every minute) and requests serve it.
+        energy = SolutionRunner(
+            "dashboard-energy",
+            app.state.dashboard.refresh,
+            db=db,
+            bus=app.state.bus,
+            watched_types=app.state.lighting.watched_types,
+            interval=60.0,
+            min_gap=settings.solutions_min_gap_seconds,
+            clock=clock,
+        )
+        background.append((energy.start, energy.stop))
         # One process records the snapshots: the leader of "dashboard-snapshots".
         job = PeriodicJob(
             "dashboard-snapshots", settings.dashboard_snapshot_minutes * 60, app.state.dashboard.record_snapshots

@@ -118,8 +118,31 @@ def test_the_month_is_the_kept_days_plus_today_as_one_read_gives_it(
     assert overview.kpis["energy_saved_month"].value == pytest.approx(round(whole.savings.saved_kwh, 3), abs=0.002)
     assert overview.kpis["energy_saved_month"].detail["baselineKwh"] == near(whole.savings.baseline_kwh)
     reads.clear()
-    dashboard.compute(tenant, NOW + timedelta(minutes=5), ENERGY)
-    assert reads == [(local_midnight(10), NOW + timedelta(minutes=5))]  # the completed days are kept
+    dashboard.compute(tenant, NOW + timedelta(minutes=1), ENERGY)
+    assert reads == []  # the completed days are kept, and today's figure is recent
+    dashboard.compute(tenant, NOW + timedelta(minutes=5), ENERGY)  # older than fresh_seconds: read again
+    assert reads == [(local_midnight(10), NOW + timedelta(minutes=5))]  # only today
+
+
+def test_the_background_refresh_keeps_todays_energy_for_requests(
+    city: FastAPI, tenant: str, reads: list[tuple[datetime, datetime]]
+) -> None:
+    counter(city, tenant, 1, 0.5, MONTH_START - 3 * HOUR, NOW.replace(minute=0))
+    counter(city, tenant, 2, 1.0, MONTH_START - 3 * HOUR, NOW.replace(minute=0))
+    dashboard: DashboardService = city.state.dashboard
+    assert dashboard.refresh(NOW) >= 1
+    assert (local_midnight(10), NOW) in reads
+    reads.clear()
+    # A request a little later serves the refreshed figure: no read of the lamps' counters for today.
+    served = dashboard.compute(tenant, NOW + timedelta(seconds=30), {"energy_saved_today"})
+    assert reads == [] and kwh(served, "energy_saved_today") == near(1.5 * 13 / 24)
+    # An instant before the refresh is not served from it, nor is the next day.
+    dashboard.compute(tenant, NOW - timedelta(minutes=1), {"energy_saved_today"})
+    assert reads == [(local_midnight(10), NOW - timedelta(minutes=1))]
+    reads.clear()
+    tomorrow = NOW + timedelta(days=1)
+    dashboard.compute(tenant, tomorrow, {"energy_saved_today"})
+    assert reads == [(local_midnight(11), tomorrow)]
 
 
 def test_a_late_report_for_yesterday_shows_once_yesterday_is_read_again(city: FastAPI, tenant: str) -> None:
@@ -207,7 +230,7 @@ def test_an_overview_of_the_past_leaves_the_kept_days_alone(
     assert kwh(past, "energy_saved_month") < kwh(now, "energy_saved_month")
     reads.clear()
     again = dashboard.compute(tenant, NOW, ENERGY)
-    assert reads == [(local_midnight(10), NOW)]
+    assert reads == []  # the kept days, and today's figure of NOW, kept too
     assert kwh(again, "energy_saved_month") == near(kwh(now, "energy_saved_month"))
 
 

@@ -169,7 +169,9 @@ def test_lighting_overrides_are_given_and_withdrawn_from_the_console(client: Tes
     assert override["createdBy"] == f"operator-{tenant}" and override["note"] == "festival"
     assert "festival" in client.get("/dashboard/console/lighting").text
     exported = list(csv.DictReader(io.StringIO(client.get("/dashboard/console/lighting.csv").text.lstrip("\ufeff"))))
-    assert [(row["targets"], row["level"], row["note"]) for row in exported] == [("district:Centre", "30.0", "festival")]
+    assert [(row["targets"], row["level"], row["note"]) for row in exported] == [
+        ("district:Centre", "30.0", "festival")
+    ]
     bad = client.post(
         "/dashboard/console/lighting/overrides",
         data={"csrf_token": token, "target": "district:Centre", "level": "30", "hours": "lots"},

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -36,8 +37,9 @@ from urbis.solutions.air_quality.const import Pollutant
 from urbis.solutions.air_quality.service import AirQualityService, AreaAirQuality, WhoReport
 from urbis.solutions.lighting.energy import EnergyFigure, energy_savings
 from urbis.solutions.lighting.service import LightingService
-from urbis.solutions.lighting.views import CITY_NODE, EnergyNode
+from urbis.solutions.lighting.views import CITY_NODE, EnergyNode, LampState
 from urbis.solutions.parking.service import ParkingService
+from urbis.solutions.parking.views import ParkingOverview
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,9 @@ DAYS_REUSE_SECONDS = 3600.0
 #: How long after midnight the day before still counts as in progress: the energy counters'
 #: readings just after midnight and the last hour's air-quality means are still arriving.
 SETTLE = timedelta(hours=1)
+#: How long (by the city's clock) today's energy from the background refresh serves requests (the refresh runs
+#: at least every minute).
+FRESH_SECONDS = 120.0
 #: How far from exactly a day (a month) before a snapshot may lie and still count as "yesterday" ("last month").
 YESTERDAY_TOLERANCE = timedelta(hours=2)
 LAST_MONTH_TOLERANCE = timedelta(days=1)
@@ -154,6 +159,15 @@ class CompletedDays(Generic[T]):
         return last
 
 
+@dataclass(frozen=True)
+class _Today:
+    """Today's energy as last computed: from ``midnight`` to ``at``."""
+
+    midnight: datetime
+    at: datetime
+    node: EnergyNode
+
+
 def _energy_sum(a: tuple[EnergyFigure, float], b: tuple[EnergyFigure, float]) -> tuple[EnergyFigure, float]:
     """Two consecutive spans' energy and baseline as one: kWh add up, the same lamps count once as sources."""
     (one, one_baseline), (two, two_baseline) = a, b
@@ -201,10 +215,12 @@ class DashboardService:
         clock: Clock | None = None,
         share_seconds: float = SHARE_SECONDS,
         days_reuse_seconds: float = DAYS_REUSE_SECONDS,
+        fresh_seconds: float = FRESH_SECONDS,
     ) -> None:
         """``share_seconds``: how long requests share one computation (0: never, as a benchmark wants).
 
         ``days_reuse_seconds``: how long yesterday's figures are kept before they are read again (see the module).
+        ``fresh_seconds``: how long today's energy from the background refresh serves requests.
         """
         self.db = db
         self.context = context
@@ -216,7 +232,12 @@ class DashboardService:
         self.clock = clock or SystemClock()
         self.share_seconds = share_seconds
         self.days_reuse_seconds = days_reuse_seconds
+        self.fresh_seconds = fresh_seconds
         self._lock = threading.Lock()
+        self._today: dict[str, _Today] = {}
+        # The page's parts are read side by side: each waits mostly on the database.  The idle
+        # threads end with the service (the executor is collected with the app).
+        self._parts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="urbis-dashboard")
         self._energy_days = CompletedDays(
             self._read_energy, _energy_sum, self._midnight, lambda: self.days_reuse_seconds
         )
@@ -250,6 +271,7 @@ class DashboardService:
         self._who_days.forget()
         with self._lock:
             self._shared.clear()
+            self._today.clear()
 
     def compute(self, tenant: str, at: datetime, keys: set[str] | None = None) -> CityOverview:
         """The figures at ``at``, with only the completed days kept (``keys``: only the parts those figures need)."""
@@ -257,37 +279,49 @@ class DashboardService:
         def wanted(*names: str) -> bool:
             return keys is None or not keys.isdisjoint(names)
 
-        air_city: AreaAirQuality | None = None
-        air_districts: list[AreaAirQuality] = []
-        if wanted("city_aqi"):
-            stations = self.air_quality.stations(tenant, at)
-            if stations:
-                air_city, air_districts = self.air_quality.areas(stations)
-        who = self._who_figure(tenant, at) if wanted("who_days") else None
-        lamps = self.lighting.lamp_states(tenant) if wanted("lights_working", "lighting_faults") else []
-        lighting_alarms = len(self.lighting.active_faults(tenant)) if wanted("lighting_faults") else 0
-        energy_today, energy_month = self._energy_figures(
-            tenant, at, today=wanted("energy_saved_today"), month=wanted("energy_saved_month")
-        )
-        parking = self.parking.overview(tenant, at) if wanted("parking_occupancy", "parking_in_target") else None
+        def air() -> tuple[AreaAirQuality | None, list[AreaAirQuality]]:
+            stations = self.air_quality.stations(tenant, at) if wanted("city_aqi") else []
+            return self.air_quality.areas(stations) if stations else (None, [])
+
+        def lighting() -> tuple[list[LampState], int]:
+            lamps = self.lighting.lamp_states(tenant) if wanted("lights_working", "lighting_faults") else []
+            return lamps, len(self.lighting.active_faults(tenant)) if wanted("lighting_faults") else 0
+
+        def energy() -> tuple[EnergyNode | None, EnergyNode | None]:
+            return self._energy_figures(
+                tenant, at, today=wanted("energy_saved_today"), month=wanted("energy_saved_month")
+            )
+
+        def parked() -> ParkingOverview | None:
+            return self.parking.overview(tenant, at) if wanted("parking_occupancy", "parking_in_target") else None
+
+        def who() -> WhoFigure | None:
+            return self._who_figure(tenant, at) if wanted("who_days") else None
+
+        air_part, who_part = self._parts.submit(air), self._parts.submit(who)
+        lighting_part, energy_part = self._parts.submit(lighting), self._parts.submit(energy)
+        parking_part = self._parts.submit(parked)
         alarms = self.operations.summary(tenant) if wanted("alarms_active") else {}
+        earlier = self._earlier(tenant, at)
+        air_city, air_districts = air_part.result()
+        lamps, lighting_alarms = lighting_part.result()
+        energy_today, energy_month = energy_part.result()
         overview = build_overview(
             OverviewInputs(
                 tenant=tenant,
                 at=at,
                 air_city=air_city,
                 air_districts=air_districts,
-                who=who,
+                who=who_part.result(),
                 lamps=lamps,
                 lighting_alarms=lighting_alarms,
                 energy_today=energy_today,
                 energy_month=energy_month,
-                parking=parking,
+                parking=parking_part.result(),
                 alarms=alarms,
             )
         )
-        yesterday, last_month = self._earlier(tenant, at)
-        return overview.with_trends(yesterday, last_month)
+        return overview.with_trends(*earlier)
 
     def _midnight(self, day: date) -> datetime:
         return datetime.combine(day, day_time(), self.tz)
@@ -303,11 +337,46 @@ class DashboardService:
         first = local_day.replace(day=1)
         today_node = None
         if (today or month) and at > midnight:
-            today_node = self.lighting.energy(tenant, midnight, at).city  # read once for both figures
+            today_node = self._today_energy(tenant, at, midnight)  # read once for both figures
         if not month or at <= self._midnight(first):
             return (today_node if today else None), None
         days = self._energy_days.total(tenant, first, local_day, at)
         return (today_node if today else None), self._month_node(days, today_node)
+
+    def _today_energy(self, tenant: str, at: datetime, midnight: datetime, *, fresh: bool = False) -> EnergyNode:
+        """Today's energy so far: kept from the background refresh (:meth:`refresh`) while it is recent.
+
+        Reading every lamp's counters for the day costs most of a second with 5,000 lamps: the
+        leading process refreshes the figure whenever lamps report (at most every ``min_gap``
+        seconds) and requests serve it; a request computes it itself only when no recent figure
+        exists (another process, a cold start, an instant in the past).
+        """
+        with self._lock:
+            kept = self._today.get(tenant)
+        if (
+            not fresh
+            and kept is not None
+            and kept.midnight == midnight
+            and timedelta(0) <= at - kept.at < timedelta(seconds=self.fresh_seconds)
+        ):
+            return kept.node
+        node = self.lighting.energy(tenant, midnight, at).city
+        if kept is None or kept.at <= at:
+            with self._lock:
+                self._today[tenant] = _Today(midnight, at, node)
+        return node
+
+    def refresh(self, now: datetime) -> int:
+        """Compute the figures that cost a long read (today's energy) for every city, so requests serve them."""
+        refreshed = 0
+        midnight = self._midnight(now.astimezone(self.tz).date())
+        for tenant in self.context.tenants():
+            try:
+                self._today_energy(tenant, now, midnight, fresh=True)
+                refreshed += 1
+            except Exception:  # one city's failure must not stop the others
+                log.exception("dashboard refresh of tenant %s failed", tenant)
+        return refreshed
 
     def _read_energy(self, tenant: str, first: date, end: date, _at: datetime) -> tuple[EnergyFigure, float]:
         node = self.lighting.energy(tenant, self._midnight(first), self._midnight(end)).city
