@@ -212,6 +212,7 @@ def _wire_dashboard(app: FastAPI, settings: Settings, db: Database, clock: Clock
         lighting=app.state.lighting,
         operations=app.state.operations,
     )
+    app.state.bus.subscribe(EntityChanged, app.state.dashboard.on_entity_changed)
     install_pages(app, settings)
     if settings.solutions_enabled:
         # Today's energy costs a long read: the leading process refreshes it whenever lamps report

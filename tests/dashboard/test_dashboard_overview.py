@@ -160,10 +160,14 @@ def test_the_overview_page_shows_what_the_apis_return(city_app: FastAPI, tenant:
         assert twin["alarms_active"]["value"] == sum(sum(v.values()) for v in alarms.values())
         page = client.get("/dashboard")
         assert page.status_code == 200
-        html = page.text
-        assert 'data-kpi="city_aqi" data-value="112.0"' in html
-        assert 'data-kpi="lights_working" data-value="0.75"' in html
-        assert "75.0%" in html  # English percent format
+        # The page is a frame: each group of figures is a fragment it fetches as it loads.
+        for name in ("air", "lighting", "energy", "parking", "reports", "alarms"):
+            assert f'hx-get="/dashboard/fragments/{name}" hx-trigger="load, urbis:changed"' in page.text
+        air = client.get("/dashboard/fragments/air").text
+        assert 'data-kpi="city_aqi" data-value="112.0"' in air
+        lights = client.get("/dashboard/fragments/lighting").text
+        assert 'data-kpi="lights_working" data-value="0.75"' in lights
+        assert "75.0%" in lights  # English percent format
         fragment = client.get("/dashboard/fragments/parking")
         assert fragment.status_code == 200 and 'data-kpi="parking_in_target" data-value="0.5"' in fragment.text
         assert client.get("/dashboard/fragments/nothing").status_code == 404
@@ -182,3 +186,16 @@ def test_snapshots_give_each_figure_its_trend(city_app: FastAPI, tenant: str) ->
     # Snapshots further than two hours from "a day ago" do not count as yesterday.
     later = dashboard.compute(tenant, NOW + timedelta(hours=3)).kpis["lights_working"]
     assert later.yesterday is None
+
+
+def test_browsers_share_a_fresh_computation_but_never_one_older_than_a_change(city_app: FastAPI, tenant: str) -> None:
+    from urbis.context.service import EntityChanged
+
+    dashboard = city_app.state.dashboard
+    first = dashboard.overview(tenant, "alarms")
+    assert dashboard.overview(tenant, "alarms") is first  # within the sharing second
+    dashboard.on_entity_changed(EntityChanged(tenant, "urn:ngsi-ld:Alert:x", "update", None, None))
+    assert dashboard.overview(tenant, "alarms") is not first  # the city changed since: computed again
+    other = dashboard.overview(tenant, "air")
+    dashboard.on_entity_changed(EntityChanged(f"{tenant}x", "urn:ngsi-ld:Alert:x", "update", None, None))
+    assert dashboard.overview(tenant, "air") is other  # another city's change does not matter

@@ -27,7 +27,7 @@ from datetime import time as day_time
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from urbis.context.service import ContextService
+from urbis.context.service import ContextService, EntityChanged
 from urbis.core.clock import Clock, SystemClock
 from urbis.core.db import Database
 from urbis.dashboard import store
@@ -235,6 +235,7 @@ class DashboardService:
         self.fresh_seconds = fresh_seconds
         self._lock = threading.Lock()
         self._today: dict[str, _Today] = {}
+        self._changed: dict[str, float] = {}
         # The page's parts are read side by side: each waits mostly on the database.  The idle
         # threads end with the service (the executor is collected with the app).
         self._parts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="urbis-dashboard")
@@ -253,17 +254,27 @@ class DashboardService:
         if fragment is not None and fragment not in FRAGMENTS:
             raise KeyError(fragment)
         key = (tenant, fragment or "*")
+        started = time.monotonic()
         if at is None:
             with self._lock:
                 shared = self._shared.get(key)
-            if shared is not None and time.monotonic() - shared[0] < self.share_seconds:
+                changed = self._changed.get(tenant, 0.0)
+            # Shared only while recent and computed after the city last changed: a browser refreshing
+            # because of a change never receives figures computed before it.
+            if shared is not None and started - shared[0] < self.share_seconds and shared[0] > changed:
                 return shared[1]
         moment = at or self.clock.now()
         result = self.compute(tenant, moment, None if fragment is None else set(FRAGMENTS[fragment]))
         if at is None and self.share_seconds > 0:
             with self._lock:
-                self._shared[key] = (time.monotonic(), result)
+                self._shared[key] = (started, result)
         return result
+
+    def on_entity_changed(self, event: EntityChanged) -> None:
+        """Note when a city changed, so that no figure computed before is shared after (bus handler)."""
+        now = time.monotonic()
+        with self._lock:
+            self._changed[event.tenant] = now
 
     def forget(self) -> None:
         """Drop every figure kept between requests: the next overview computes everything afresh."""

@@ -66,6 +66,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", connect);
+  // A fragment that has arrived is no longer busy (screen readers announce the region again).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target && event.target.removeAttribute) { event.target.removeAttribute("aria-busy"); }
+  });
   // A button marked data-print prints the page (the report: print, or save as PDF).
   document.addEventListener("click", function (event) {
     var target = event.target;

@@ -112,9 +112,8 @@ async def choose_language(request: Request, language: str) -> Response:
 
 @router.get("/dashboard")
 async def overview_page(request: Request, viewer: ViewerDep) -> Response:
-    """The city overview: every headline figure with its trend."""
-    overview = await run_in_threadpool(dashboard_of(request).overview, viewer.tenant)
-    return render(request, "overview.html", viewer, {"overview": overview, "fragments": FRAGMENTS})
+    """The city overview: a frame whose groups of headline figures load as fragments, each on its own."""
+    return render(request, "overview.html", viewer, {"fragments": FRAGMENTS})
 
 
 @router.get("/dashboard.json")
