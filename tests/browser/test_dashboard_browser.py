@@ -399,3 +399,38 @@ def test_every_page_meets_wcag_2_1_aa_by_axe(page: Any, demo: Demo, path: str) -
     assert not violations, "\n".join(violations)
     # The checks ran: contrast among them (a page with no text would pass vacuously).
     assert {rule["id"] for rule in result["passes"]} >= {"color-contrast", "html-has-lang", "document-title"}
+
+
+def test_the_map_follows_a_closed_alarm_without_a_reload(page: Any, demo: Demo) -> None:
+    spared = map_fault(demo)["id"]
+    with demo.api("mayor") as api:
+        placed = [a for a in api.get("/api/v1/alarms", params={"state": "open,acknowledged"}).json() if a["location"]]
+    target = next(a for a in placed if a["id"] != spared)
+    entity = f"urn:ngsi-ld:Alert:{target['id']}"
+    log_in(page, demo, "operator")
+    page.goto("/dashboard/map")
+    page.wait_for_function("(id) => window.urbisMap && window.urbisMap.marker(id) !== null", arg=entity)
+    page.wait_for_selector('body[data-live-state="live"]', timeout=10_000)
+    with demo.api("operator") as operator:
+        assert operator.post(f"/api/v1/alarms/{target['id']}/close", json={"note": "map test"}).is_success
+    # The alarm's ring leaves the map within 2 s, without a reload.
+    page.wait_for_function("(id) => window.urbisMap.marker(id) === null", arg=entity, timeout=2_000)
+
+
+def test_the_pages_fit_a_phone(browser: Any, demo: Demo) -> None:
+    context = browser.new_context(base_url=demo.url, viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone = context.new_page()
+    try:
+        log_in(phone, demo, "mayor")
+        for path in ("/dashboard", "/dashboard/console/alarms", "/dashboard/map", "/dashboard/report"):
+            phone.goto(path)
+            phone.wait_for_load_state("networkidle")
+            # No sideways scrolling of the page itself (wide tables scroll inside their own box).
+            overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{path} is {overflow} px wider than the phone"
+        phone.goto("/dashboard")
+        phone.locator('[data-kpi="alarms_active"]').wait_for()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        phone.screenshot(path=str(ARTIFACTS / "overview-phone.png"), full_page=True)
+    finally:
+        context.close()
