@@ -26,6 +26,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from urbis.context.model import default_value
+from urbis.context.query.geo import representative_point
 from urbis.context.service import ContextService
 from urbis.context.temporal import TemporalService
 from urbis.core.clock import Clock, SystemClock
@@ -82,23 +83,6 @@ def collection(features: Iterable[dict[str, Any]]) -> FeatureCollection:
 def point_geometry(lon: float, lat: float) -> dict[str, Any]:
     """A GeoJSON Point."""
     return {"type": "Point", "coordinates": [lon, lat]}
-
-
-def position_of(geometry: Any) -> tuple[float, float] | None:
-    """A point standing for a GeoJSON geometry (the point itself, else a point inside it); None if malformed."""
-    if not isinstance(geometry, dict):
-        return None
-    coordinates = geometry.get("coordinates")
-    if geometry.get("type") == "Point" and isinstance(coordinates, list) and len(coordinates) >= 2:
-        lon, lat = coordinates[0], coordinates[1]
-        if all(isinstance(c, int | float) and not isinstance(c, bool) for c in (lon, lat)):
-            return float(lon), float(lat)
-        return None
-    try:
-        found = shape(geometry).representative_point()
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError):  # malformed: no position
-        return None
-    return float(found.x), float(found.y)
 
 
 def local_name(entity_id: str) -> str:
@@ -650,7 +634,7 @@ def district_figures(
     of the map, else in the district its location (or its source's position) lies in.
     """
     lamp_districts = districts.assign([(lamp.district, lamp.position) for lamp in lamps])
-    station_districts = districts.assign([(s.district, position_of(s.location)) for s in stations])
+    station_districts = districts.assign([(s.district, representative_point(s.location)) for s in stations])
     places = [*parking.zones, *parking.garages]
     place_districts = districts.assign(
         [(p.district, None if p.lon is None or p.lat is None else (p.lon, p.lat)) for p in places]
@@ -661,7 +645,7 @@ def district_figures(
         **{s.id: d for s, d in zip(stations, station_districts, strict=True)},
         **{p.id: d for p, d in zip(places, place_districts, strict=True)},
     }
-    alarm_positions = [position_of(a.location) or positions.get(a.source) for a in alarms]
+    alarm_positions = [representative_point(a.location) or positions.get(a.source) for a in alarms]
     alarm_located = districts.locate(alarm_positions)
     alarm_districts = [
         known_districts.get(alarm.source) or found for alarm, found in zip(alarms, alarm_located, strict=True)
@@ -716,7 +700,7 @@ def _positions(
         if lamp.position is not None:
             out[lamp.id] = lamp.position
     for station in stations:
-        found = position_of(station.location)
+        found = representative_point(station.location)
         if found is not None:
             out[station.id] = found
     for place in (*parking.zones, *parking.garages, *parking.groups):
@@ -744,7 +728,7 @@ def _lamp_features(lamps: Sequence[LampState]) -> Iterable[dict[str, Any]]:
 
 def _station_features(stations: Sequence[StationAirQuality]) -> Iterable[dict[str, Any]]:
     for station in stations:
-        found = position_of(station.location)
+        found = representative_point(station.location)
         if found is None:
             continue
         yield feature(
@@ -782,7 +766,7 @@ def _place_features(parking: ParkingOverview) -> Iterable[dict[str, Any]]:
 
 def _alarm_features(alarms: Sequence[Alarm], positions: dict[str, tuple[float, float]]) -> Iterable[dict[str, Any]]:
     for alarm in alarms:
-        found = position_of(alarm.location) or positions.get(alarm.source)
+        found = representative_point(alarm.location) or positions.get(alarm.source)
         if found is None:
             continue
         yield feature(

@@ -447,3 +447,23 @@ def _geoproperty(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or any(char in value for char in " \t\"'<>=;()[]\\"):
         raise BadRequestData(f"invalid geoproperty {value!r:.60}")
     return value.strip()
+
+
+def representative_point(geometry: Any) -> tuple[float, float] | None:
+    """A (lon, lat) standing for a GeoJSON geometry: the point itself, else a point inside it; None if malformed.
+
+    Points, the common case (a city's thousands of lamps), are read directly without shapely.
+    """
+    if not isinstance(geometry, dict):
+        return None
+    coordinates = geometry.get("coordinates")
+    if geometry.get("type") == "Point" and isinstance(coordinates, list) and len(coordinates) >= 2:
+        lon, lat = coordinates[0], coordinates[1]
+        if all(isinstance(c, int | float) and not isinstance(c, bool) for c in (lon, lat)):
+            return float(lon), float(lat)
+        return None
+    try:
+        found = shapely.geometry.shape(geometry).representative_point()
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, GEOSException):  # malformed: no position
+        return None
+    return float(found.x), float(found.y)

@@ -12,8 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from shapely.geometry import shape
-
+from urbis.context.query.geo import representative_point
 from urbis.solutions.lighting import const
 from urbis.solutions.lighting.model import EnergyFigure, EnergySavings, LevelDecision, NightPlan
 from urbis.solutions.lighting.store import LampCommand, StoredOverride
@@ -103,21 +102,7 @@ def _text(value: Any) -> str | None:
 
 
 def _point(entity: Entity, terms: Terms) -> tuple[float, float] | None:
-    geometry = value_of(entity, terms.location)
-    if not isinstance(geometry, dict):
-        return None
-    coordinates = geometry.get("coordinates")
-    if geometry.get("type") == "Point" and isinstance(coordinates, list) and len(coordinates) >= 2:
-        # The common case, read directly: a city's thousands of lamps are points.
-        lon, lat = coordinates[0], coordinates[1]
-        if all(isinstance(c, int | float) and not isinstance(c, bool) for c in (lon, lat)):
-            return float(lon), float(lat)
-        return None
-    try:
-        point = shape(geometry).representative_point()
-    except (ValueError, TypeError, AttributeError):  # a malformed geometry: no position
-        return None
-    return float(point.x), float(point.y)
+    return representative_point(value_of(entity, terms.location))
 
 
 def _switch(value: Any) -> bool | None:
