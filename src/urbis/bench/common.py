@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import cProfile
+import io
 import os
+import pstats
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from rich.console import Console
 
 from urbis.core.db import throwaway_postgres_database
 
@@ -131,3 +135,13 @@ def bench_database(backend: str, postgres_admin_url: str) -> Iterator[str]:
             yield url
     else:
         raise ValueError(f"unknown backend {backend!r}; use sqlite, postgresql or both")
+
+
+def profile_call(label: str, call: Callable[[], object], console: Console, *, entries: int = 20) -> None:
+    """Print the top ``entries`` (cumulative time) of one call under cProfile."""
+    profiler = cProfile.Profile()
+    profiler.runcall(call)
+    stream = io.StringIO()
+    pstats.Stats(profiler, stream=stream).strip_dirs().sort_stats("cumulative").print_stats(entries)
+    console.print(f"[bold]cProfile: {label}[/bold]")
+    console.print(stream.getvalue(), markup=False, highlight=False)

@@ -33,15 +33,13 @@ current document, the 24 hourly rows of every station).
 from __future__ import annotations
 
 import asyncio
-import cProfile
-import io
 import math
-import pstats
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -50,7 +48,7 @@ from rich.table import Table
 from sqlalchemy import bindparam, text
 
 from urbis.app import create_app
-from urbis.bench.common import bench_database, median, percentiles
+from urbis.bench.common import bench_database, median, percentiles, profile_call
 from urbis.bench.solutions import POLLUTANTS, station_readings
 from urbis.context.jsonld import URBIS_CONTEXT_URL
 from urbis.context.rollup import SAFETY_LAG_US
@@ -471,16 +469,6 @@ async def _measure(app: Any, requests: int, cold_requests: int, backend: str) ->
         return out
 
 
-def _profile(label: str, call: Callable[[], object], console: Console) -> None:
-    """Print the top entries (cumulative time) of one call under cProfile."""
-    profiler = cProfile.Profile()
-    profiler.runcall(call)
-    stream = io.StringIO()
-    pstats.Stats(profiler, stream=stream).strip_dirs().sort_stats("cumulative").print_stats(25)
-    console.print(f"[bold]cProfile: {label}[/bold]")
-    console.print(stream.getvalue(), markup=False, highlight=False)
-
-
 def bench_backend(
     backend: str,
     database_url: str,
@@ -523,8 +511,9 @@ def bench_backend(
         if profile:
             for label, keys in (("page", None), *((name, set(keys)) for name, keys in FRAGMENTS.items())):
                 dashboard.forget()
-                _profile(f"{backend}: cold {label}", lambda keys=keys: dashboard.compute(TENANT, NOW, keys), console)  # type: ignore[misc]
-                _profile(f"{backend}: warm {label}", lambda keys=keys: dashboard.compute(TENANT, NOW, keys), console)  # type: ignore[misc]
+                figures_of = partial(dashboard.compute, TENANT, NOW, keys)
+                profile_call(f"{backend}: cold {label}", figures_of, console, entries=25)
+                profile_call(f"{backend}: warm {label}", figures_of, console, entries=25)
     finally:
         app.state.db.dispose()
     return BackendFigures(backend, scale, volumes, measured, sum(parts.values()), parts, figures, settle_gc)

@@ -32,11 +32,8 @@ query reading the same hourly rows in this process.
 from __future__ import annotations
 
 import asyncio
-import cProfile
-import io
 import math
 import multiprocessing
-import pstats
 import random
 import threading
 import time
@@ -53,7 +50,7 @@ from rich.table import Table
 from sqlalchemy import bindparam, text
 
 from urbis.app import create_app
-from urbis.bench.common import bench_database, free_port, median, percentiles
+from urbis.bench.common import bench_database, free_port, median, percentiles, profile_call
 from urbis.context.jsonld import URBIS_CONTEXT_URL
 from urbis.context.rollup import SAFETY_LAG_US
 from urbis.context.temporal import TemporalService
@@ -378,16 +375,6 @@ def _accepted(app: Any) -> float:
     return float(value or 0.0)
 
 
-def _profile(label: str, call: Callable[[], object], console: Console) -> None:
-    """Print the top entries (cumulative time) of one call under cProfile."""
-    profiler = cProfile.Profile()
-    profiler.runcall(call)
-    stream = io.StringIO()
-    pstats.Stats(profiler, stream=stream).strip_dirs().sort_stats("cumulative").print_stats(15)
-    console.print(f"[bold]cProfile: {label}[/bold]")
-    console.print(stream.getvalue(), markup=False, highlight=False)
-
-
 def bench_city(
     backend: str, database_url: str, plan: CityPlan, console: Console, *, profile: bool = False
 ) -> tuple[list[SolutionFigures], FeedFigures]:
@@ -453,10 +440,11 @@ def bench_city(
             if profile:
                 for runner in runners:
                     evaluate = originals[runner.name]
-                    _profile(
+                    profile_call(
                         f"{backend}: {runner.name}.evaluate at the end of the live run",
                         lambda evaluate=evaluate: evaluate(clock.now()),  # type: ignore[misc]
                         console,
+                        entries=15,
                     )
         finally:
             process.join(timeout=60)
@@ -635,10 +623,11 @@ def bench_stations(
             if read != stations * 24 * len(POLLUTANTS):
                 raise RuntimeError(f"the plain read found {read:,} hourly rows, not {stations * 24 * 4:,}")
         if profile:
-            _profile(
+            profile_call(
                 f"{backend}: AirQualityService.evaluate, {stations:,} stations",
                 lambda: service.evaluate(STATIONS_NOW),
                 console,
+                entries=15,
             )
     finally:
         app.state.db.dispose()
