@@ -153,3 +153,26 @@ def test_the_cookie_reads_the_apis_and_changes_them_only_with_the_csrf_header(cl
     assert client.post("/api/v1/work-orders", json=body).status_code == 401  # no CSRF header: anonymous
     created = client.post("/api/v1/work-orders", json=body, headers={"X-CSRF-Token": token})
     assert created.status_code == 201, created.text
+
+
+def test_a_configured_tile_background_is_the_only_other_host_pages_may_load(db_url: str, tenant: str) -> None:
+    from urbis.web.ui.common import security_headers
+
+    tiles = make_settings(
+        db_url,
+        tenant,
+        dashboard_tile_url="https://{s}.tiles.example.org/{z}/{x}/{y}.png",
+        dashboard_tile_attribution="© Example",
+    )
+    policy = security_headers(tiles)["Content-Security-Policy"]
+    assert "img-src 'self' data: https://*.tiles.example.org;" in policy
+    assert "script-src 'self';" in policy and "connect-src 'self';" in policy  # tiles are images, nothing more
+    plain = security_headers(make_settings(db_url, tenant))["Content-Security-Policy"]
+    assert "img-src 'self' data:;" in plain
+    app = create_app(tiles)
+    app.state.accounts.create_user(f"viewer-{tenant}", "viewer-password-1", tenant=tenant, roles=["viewer"])
+    with TestClient(app) as client:
+        login(client, tenant, "viewer")
+        page = client.get("/dashboard/map").text
+        assert 'data-tile-url="https://{s}.tiles.example.org/{z}/{x}/{y}.png"' in page
+        assert 'data-tile-attribution="© Example"' in page
