@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from test_operations_audit import LAMP, T0, lamp_failure
 
 from conftest import login_headers as login
 from conftest import make_settings
 from problem_details import assert_problem
 from urbis.app import create_app
 from urbis.core.clock import FixedClock
-from urbis.operations.model import AlarmReport, Severity
 from urbis.operations.service import OperationsService
 
-T0 = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
-LAMP = "urn:ngsi-ld:Streetlight:l-9"
 AUDIT = "/api/v1/audit"
 
 
@@ -34,16 +32,7 @@ def api(db_url: str, tenant: str, clock: FixedClock) -> Iterator[TestClient]:
 
 def raise_alarm(client: TestClient, tenant: str) -> str:
     service: OperationsService = client.app.state.operations  # type: ignore[attr-defined]
-    report = AlarmReport(
-        tenant=tenant,
-        solution="lighting",
-        kind="lampFailure",
-        source=LAMP,
-        severity=Severity.HIGH,
-        description="lamp l-9 does not light",
-        at=T0,
-        work_order="Replace the lamp",
-    )
+    report = lamp_failure(tenant)
     return service.report(report).id
 
 
