@@ -69,6 +69,9 @@ TABLE_MODULES = (
     "urbis.solutions.parking.store",
     "urbis.solutions.lighting.store",
     "urbis.dashboard.store",
+    "urbis.citizens.moderation",
+    "urbis.citizens.mail",
+    "urbis.citizens.store",
 )
 
 

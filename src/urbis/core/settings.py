@@ -214,6 +214,62 @@ class Settings(BaseSettings):
         description="How often the dashboard records its headline figures, for trends against yesterday and last month.",
     )
 
+    # -- citizens: reports, participation, e-mail ------------------------------------------
+    citizen_confirm_anonymous: bool = Field(
+        True,
+        description="A report from someone without an account goes public only once its e-mail address is confirmed "
+        "(the link in the confirmation mail); off, it goes public at once.",
+    )
+    citizen_moderation_default: Literal["public", "unmoderated"] = Field(
+        "public",
+        description="Where new reports, comments and proposals start: 'public' (listed at once) or 'unmoderated' "
+        "(listed once staff approve them).",
+    )
+    citizen_flags_to_hide: int = Field(
+        3, ge=1, description="Flags by different people after which a report, comment or proposal is hidden for review."
+    )
+    citizen_rate_limit_ip: str = Field(
+        "30/minute",
+        description="Most citizen submissions (reports, comments, flags, supports, votes, Open311 POSTs) from one IP "
+        "address, as 'N/second|minute|hour|day'; beyond it 429 with Retry-After.",
+    )
+    citizen_rate_limit_account: str = Field(
+        "10/minute", description="Most citizen submissions by one account (or Open311 API key), same syntax."
+    )
+    citizen_rate_limit_reads: str = Field(
+        "300/minute", description="Most public reads (Open311 GETs, citizen app data) from one IP address."
+    )
+    citizen_photo_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest photo accepted with a report, in bytes (before resizing)."
+    )
+    citizen_photo_max_edge: int = Field(
+        2048, ge=256, le=8192, description="Photos are shrunk to fit this many pixels on their longer edge."
+    )
+    citizen_report_radius_m: float = Field(
+        50.0, gt=0, description="Open reports of the same category within this distance are offered before a new one."
+    )
+    open311_contact: str = Field(
+        "", description="Contact named by Open311 discovery (e-mail or web page of the city's 311 team)."
+    )
+    open311_key_service: str = Field(
+        "", description="Where Open311 developers get an API key, named by discovery (empty: the operator console)."
+    )
+    participation_proposal_threshold: int = Field(
+        50,
+        ge=1,
+        description="Supports a proposal needs to go to the council (scale it to real turnout, not the census).",
+    )
+    participation_proposal_days: int = Field(
+        90, ge=1, description="Days a proposal collects supports before it is decided (threshold reached or not)."
+    )
+    smtp_url: str = Field(
+        "",
+        description="SMTP server for notification mails, e.g. smtp://user:password@mail.example.org:587 "
+        "(STARTTLS when offered) or smtps://...:465; empty: mails stay in the outbox and are logged.",
+    )
+    smtp_from: str = Field("urbis@localhost", description="Sender address of notification mails.")
+    smtp_timeout: float = Field(10.0, gt=0, description="Seconds to wait for the SMTP server.")
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -45,6 +45,10 @@ class Permission(enum.StrEnum):
     READ_OPERATIONS = "operations:read"
     # Acknowledge, assign and close alarms and work orders.
     MANAGE_OPERATIONS = "operations:manage"
+    # Take part as a resident: follow, comment on reports, propose, support, vote (reporting needs no account).
+    PARTICIPATE = "citizens:participate"
+    # Handle what residents send: triage and route reports, moderate, answer proposals, run budgets and polls.
+    MANAGE_CITIZENS = "citizens:manage"
 
 
 _READ = frozenset({Permission.READ_CONTEXT})
@@ -55,11 +59,16 @@ GRANTS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.ADMIN: frozenset(Permission),
         Role.OPERATOR: _READ_WRITE
-        | {Permission.MANAGE_DEVICES, Permission.READ_OPERATIONS, Permission.MANAGE_OPERATIONS},
+        | {
+            Permission.MANAGE_DEVICES,
+            Permission.READ_OPERATIONS,
+            Permission.MANAGE_OPERATIONS,
+            Permission.MANAGE_CITIZENS,
+        },
         # Devices report measurements, which land in the context as attribute updates.
         Role.DEVICE: _READ_WRITE,
         Role.VIEWER: _READ | {Permission.READ_OPERATIONS},
-        Role.CITIZEN: _READ,
+        Role.CITIZEN: _READ | {Permission.PARTICIPATE},
         Role.DATA_CONSUMER: _READ,
     }
 )
@@ -149,6 +158,16 @@ def can_read_operations(actor: Actor, tenant: str) -> bool:
 def can_manage_operations(actor: Actor, tenant: str) -> bool:
     """Whether ``actor`` may acknowledge, assign and close alarms and work orders in ``tenant``."""
     return has_permission(actor, Permission.MANAGE_OPERATIONS, tenant)
+
+
+def can_participate(actor: Actor, tenant: str) -> bool:
+    """Whether ``actor`` may take part as a resident of ``tenant`` (comment, propose, support, vote)."""
+    return has_permission(actor, Permission.PARTICIPATE, tenant)
+
+
+def can_manage_citizens(actor: Actor, tenant: str) -> bool:
+    """Whether ``actor`` may triage reports, moderate, answer proposals and run budgets and polls in ``tenant``."""
+    return has_permission(actor, Permission.MANAGE_CITIZENS, tenant)
 
 
 def require(allowed: bool, actor: Actor, action: str) -> None:
