@@ -72,6 +72,8 @@ TABLE_MODULES = (
     "urbis.citizens.moderation",
     "urbis.citizens.mail",
     "urbis.citizens.store",
+    "urbis.citizens.notify",
+    "urbis.citizens.participation.store",
 )
 
 
@@ -171,8 +173,50 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(events.router)
     app.include_router(auth.router)
     app.include_router(system.router)
+    _wire_citizens(app, settings, db, bus, clock, background)
     _wire_dashboard(app, settings, db, clock, background)
     return app
+
+
+def _wire_citizens(
+    app: FastAPI, settings: Settings, db: Database, bus: EventBus, clock: Clock, background: Background
+) -> None:
+    """Problem reports (Open311 and the citizen app), their mail, and the sweep that closes fixed ones."""
+    from urbis.citizens.mail import Mailer
+    from urbis.citizens.photos import process_photo
+    from urbis.citizens.places import Places
+    from urbis.citizens.service import ReportService, rules_from
+    from urbis.web.ratelimit import RateLimits
+
+    app.state.places = Places(app.state.context, app.state.contexts.resolve(URBIS_CONTEXT_URL).expand)
+    app.state.mailer = Mailer(db, settings, clock=clock)
+    app.state.citizen_reports = ReportService(
+        db,
+        app.state.context,
+        app.state.operations,
+        app.state.places,
+        rules=rules_from(settings),
+        mailer=app.state.mailer,
+        process_photo=process_photo,
+        bus=bus,
+        clock=clock,
+    )
+    app.state.rate_limits = RateLimits.from_settings(
+        settings, storage_uri=settings.citizen_rate_limit_storage, trusted_proxies=settings.trusted_proxies
+    )
+    # A closed work order (or alarm) closes the citizens' reports of the same fault.
+    bus.subscribe(EntityChanged, app.state.citizen_reports.on_entity_changed)
+    # One process sends the mail and settles reports whose faults another process closed.
+    mail_job = PeriodicJob("citizen-mail", 15.0, app.state.mailer.send_pending)
+    mail_runner = LeaderRunner(db, "citizen-mail", mail_job.start, mail_job.stop)
+    background.append((mail_runner.start, mail_runner.stop))
+    # Sent mail keeps its recipient (personal data) for a while, for support questions; then it goes.
+    purge = PeriodicJob("citizen-mail-purge", 86400.0, app.state.mailer.purge)
+    purge_runner = LeaderRunner(db, "citizen-mail-purge", purge.start, purge.stop)
+    background.append((purge_runner.start, purge_runner.stop))
+    sweep = PeriodicJob("citizen-report-sweep", 300.0, app.state.citizen_reports.sweep)
+    runner = LeaderRunner(db, "citizen-report-sweep", sweep.start, sweep.stop)
+    background.append((runner.start, runner.stop))
 
 
 def _wire_dashboard(app: FastAPI, settings: Settings, db: Database, clock: Clock, background: Background) -> None:
@@ -187,6 +231,7 @@ def _wire_dashboard(app: FastAPI, settings: Settings, db: Database, clock: Clock
         parking=app.state.parking,
         operations=app.state.operations,
         timezone=settings.city_timezone,
+        reports=app.state.citizen_reports,
         clock=clock,
     )
     app.state.city_map = MapService(
@@ -197,6 +242,7 @@ def _wire_dashboard(app: FastAPI, settings: Settings, db: Database, clock: Clock
         parking=app.state.parking,
         operations=app.state.operations,
         temporal=app.state.temporal,
+        reports=app.state.citizen_reports,
         clock=clock,
     )
     app.state.charts = ChartService(
@@ -214,6 +260,7 @@ def _wire_dashboard(app: FastAPI, settings: Settings, db: Database, clock: Clock
         air_quality=app.state.air_quality,
         lighting=app.state.lighting,
         operations=app.state.operations,
+        reports=app.state.citizen_reports,
     )
     app.state.bus.subscribe(EntityChanged, app.state.dashboard.on_entity_changed)
     install_pages(app, settings)

@@ -14,6 +14,7 @@ from test_parking_service import bay, zone
 
 from conftest import make_settings
 from urbis.app import create_app
+from urbis.citizens.service import ReportFigures
 from urbis.core.clock import FixedClock
 from urbis.dashboard.overview import CityOverview, Kpi, OverviewInputs, build_overview
 from urbis.operations.model import AlarmReport, Severity
@@ -80,10 +81,45 @@ def test_alarms_are_summed_over_solutions_per_severity() -> None:
     assert kpi.detail["bySolution"] == {"lighting": 3, "parking": 2}
 
 
-def test_citizen_report_slots_are_shown_but_not_available_yet() -> None:
-    overview = build_overview(inputs())
-    assert not overview.kpis["citizen_reports_open"].available
-    assert "citizen_reports_open" not in overview.figures()
+def test_citizen_reports_count_what_is_open_and_how_fast_reports_are_resolved() -> None:
+    figures = ReportFigures(
+        open_total=7,
+        open_by_stage={"submitted": 3, "in-progress": 4},
+        received=12,
+        resolved=5,
+        median_resolution_hours=26.5,
+        start=NOW - timedelta(days=30),
+        end=NOW,
+    )
+    kpis = build_overview(inputs(reports=figures)).kpis
+    assert kpis["citizen_reports_open"].value == 7
+    assert kpis["citizen_reports_open"].detail == {"byStage": {"submitted": 3, "in-progress": 4}}
+    assert kpis["citizen_resolution_hours"].value == 26.5
+    assert kpis["citizen_resolution_hours"].detail == {"resolved": 5, "received": 12, "days": 30}
+    unknown = build_overview(inputs()).kpis
+    assert unknown["citizen_reports_open"].value is None
+    assert "citizen_reports_open" in build_overview(inputs()).figures()
+
+
+def test_the_overview_counts_the_city_s_reports(db_url: str, tenant: str) -> None:
+    from urbis.citizens.model import Stage
+    from urbis.citizens.service import Submission
+
+    clock = FixedClock(NOW - timedelta(hours=31))
+    app = create_app(make_settings(db_url, tenant), clock=clock)
+    reports = app.state.citizen_reports
+    submit = Submission(service_code="litter", description="bags", lat=50.73, long=7.1, trusted=True)
+    first = reports.submit(tenant, submit).report
+    second = reports.submit(tenant, submit).report
+    reports.submit(tenant, submit)
+    clock.moment = NOW - timedelta(hours=21)
+    reports.set_stage(tenant, first.id, Stage.FIXED, "cleared", by="op")  # after 10 h
+    clock.moment = NOW - timedelta(hours=1)
+    reports.set_stage(tenant, second.id, Stage.NO_FURTHER_ACTION, "private land", by="op")  # after 30 h
+    clock.moment = NOW
+    kpis = app.state.dashboard.overview(tenant, "reports").kpis
+    assert kpis["citizen_reports_open"].value == 1
+    assert kpis["citizen_resolution_hours"].value == pytest.approx(20.0)  # the median of 10 h and 30 h
 
 
 def test_trends_compare_with_earlier_snapshots() -> None:

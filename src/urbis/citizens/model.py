@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -43,7 +44,7 @@ DEPARTMENT_LENGTH = 150
 ADDRESS_LENGTH = 300
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"</?[A-Za-z!][^>]*>")  # what a browser would read as a tag
 
 
 class Datatype(enum.StrEnum):
@@ -422,3 +423,9 @@ def tickets_closed(work_orders: Sequence[bool], alarms: Sequence[bool]) -> bool:
     if alarms:
         return all(alarms)
     return False
+
+
+def median_hours(resolved: Iterable[tuple[datetime, datetime]]) -> float | None:
+    """The median time from report to resolution, in hours (``None`` when nothing was resolved)."""
+    hours = [(closed - requested).total_seconds() / 3600 for requested, closed in resolved]
+    return statistics.median(hours) if hours else None

@@ -863,3 +863,44 @@ def revoke_api_key(conn: Connection, tenant: str, key_id: str, at: datetime) -> 
         .values(revoked_at=at)
     )
     return bool(result.rowcount)
+
+
+# -- figures -------------------------------------------------------------------------------
+
+#: Stages that count as a report dealt with (duplicates and cancellations are not resolutions).
+RESOLVED_STAGES = (Stage.FIXED.value, Stage.NO_FURTHER_ACTION.value, Stage.NOT_RESPONSIBLE.value)
+
+
+def open_counts(conn: Connection, tenant: str) -> dict[Stage, int]:
+    """Confirmed open reports per stage."""
+    rows = conn.execute(
+        select(reports.c.stage, func.count())
+        .where(reports.c.tenant == tenant, reports.c.status == "open", reports.c.confirmed.is_(True))
+        .group_by(reports.c.stage)
+    ).all()
+    return {Stage(stage): int(count) for stage, count in rows}
+
+
+def resolutions(conn: Connection, tenant: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """(requested, closed) of the confirmed reports resolved in ``[start, end)``."""
+    rows = conn.execute(
+        select(reports.c.requested_at, reports.c.closed_at).where(
+            reports.c.tenant == tenant,
+            reports.c.confirmed.is_(True),
+            reports.c.stage.in_(RESOLVED_STAGES),
+            reports.c.closed_at >= start,
+            reports.c.closed_at < end,
+        )
+    ).all()
+    return [(row.requested_at, row.closed_at) for row in rows]
+
+
+def received_count(conn: Connection, tenant: str, start: datetime, end: datetime) -> int:
+    """Confirmed reports received in ``[start, end)``."""
+    query = select(func.count()).where(
+        reports.c.tenant == tenant,
+        reports.c.confirmed.is_(True),
+        reports.c.requested_at >= start,
+        reports.c.requested_at < end,
+    )
+    return int(conn.execute(query).scalar_one())

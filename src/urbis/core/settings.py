@@ -239,6 +239,16 @@ class Settings(BaseSettings):
     citizen_rate_limit_reads: str = Field(
         "300/minute", description="Most public reads (Open311 GETs, citizen app data) from one IP address."
     )
+    citizen_rate_limit_storage: str = Field(
+        "memory://",
+        description="Where rate-limit counters live: 'memory://' (each process counts alone) or e.g. "
+        "'redis://127.0.0.1:6379' (all processes share the counts).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For is believed (rate limits count the client "
+        "behind them); empty: the peer address counts.",
+    )
     citizen_photo_max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest photo accepted with a report, in bytes (before resizing)."
     )

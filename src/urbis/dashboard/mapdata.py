@@ -25,6 +25,9 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from urbis.citizens.model import Report, Stage
+from urbis.citizens.service import ReportService, report_entity_id
+from urbis.citizens.store import ReportFilter
 from urbis.context.model import default_value
 from urbis.context.query.geo import representative_point
 from urbis.context.service import ContextService
@@ -58,7 +61,9 @@ LAYERS = ("districts", "streets", "lights", "air", "parking", "alarms", "reports
 #: The district figures a choropleth can colour by (properties of each district feature).
 CHOROPLETH_KPIS = ("usAqi", "parkingOccupancy", "lightsWorking", "openAlarms")
 #: Kinds of object a detail can be about.
-KINDS = ("lamp", "station", "zone", "garage", "group", "bay", "district", "street", "alarm", "other")
+KINDS = ("lamp", "station", "zone", "garage", "group", "bay", "district", "street", "alarm", "report", "other")
+#: Most open reports drawn (the newest); the console lists them all.
+MAX_MAP_REPORTS = 2000
 #: Hours of history a detail charts: the complete hours before now, as the air-quality indices use.
 HISTORY_HOURS = 24
 HOUR = timedelta(hours=1)
@@ -141,7 +146,6 @@ class CityMap:
     air: FeatureCollection
     parking: FeatureCollection
     alarms: FeatureCollection
-    # Citizen reports arrive with the citizen app; the layer's slot is kept from the start.
     reports: FeatureCollection = field(default_factory=lambda: collection(()))
 
     def layers(self) -> dict[str, FeatureCollection]:
@@ -288,10 +292,12 @@ class MapService:
         parking: ParkingService,
         operations: OperationsService,
         temporal: TemporalService,
+        reports: ReportService | None = None,
         clock: Clock | None = None,
     ) -> None:
         """``expand`` turns the Urbis @context's terms into the broker's IRIs."""
         self.context = context
+        self.reports = reports
         self.air_quality = air_quality
         self.lighting = lighting
         self.parking = parking
@@ -318,6 +324,7 @@ class MapService:
             parking.terms.spot: "bay",
             self.area_type: "district",
             self.road_type: "street",
+            expand("ServiceRequest"): "report",
         }
 
     # -- reading ----------------------------------------------------------------------------
@@ -369,6 +376,10 @@ class MapService:
         stations = self.air_quality.stations(tenant, moment)
         parking = self.parking.overview(tenant, moment)
         alarms = self.active_alarms(tenant)
+        reports: list[Report] = []
+        if self.reports is not None:
+            wanted = ReportFilter(statuses=("open",), public_only=True, limit=MAX_MAP_REPORTS)
+            reports, _ = self.reports.find(tenant, wanted)
         return CityMap(
             tenant=tenant,
             at=moment,
@@ -378,6 +389,7 @@ class MapService:
             air=collection(_station_features(stations)),
             parking=collection(_place_features(parking)),
             alarms=collection(_alarm_features(alarms, _positions(lamps, stations, parking))),
+            reports=collection(_report_features(reports)),
         )
 
     def _street_features(self, roads: Sequence[Entity]) -> Iterable[dict[str, Any]]:
@@ -443,6 +455,8 @@ class MapService:
             return self._parking_place(tenant, entity, detail)
         if kind == "district":
             return self._district(tenant, entity, detail)
+        if kind == "report" and self.reports is not None:
+            return self._report(tenant, entity, detail)
         values: dict[str, Any] = {}
         if kind == "street":
             values = {
@@ -450,6 +464,19 @@ class MapService:
                 "length": default_value(entity, self.length),
             }
         return _with(detail, values=values, alarms=self.active_alarms(tenant, entity["id"]))
+
+    def _report(self, tenant: str, entity: Entity, detail: ObjectDetail) -> ObjectDetail:
+        assert self.reports is not None
+        report = self.reports.get(tenant, str(entity["id"]).rsplit(":", 1)[-1])
+        values = {
+            "reportId": report.id,
+            "service": report.service_name,
+            "stage": report.stage.value,
+            "department": report.department,
+            "requestedAt": report.requested_at,
+            "description": report.description,
+        }
+        return _with(detail, name=report.service_name, district=report.district, values=values)
 
     def _alarm_only(self, alarm: Alarm, moment: datetime) -> ObjectDetail:
         return ObjectDetail(
@@ -760,6 +787,27 @@ def _place_features(parking: ParkingOverview) -> Iterable[dict[str, Any]]:
                 "occupancy": _rounded(place.occupancy.rate),
                 "free": place.occupancy.free,
                 "capacity": place.occupancy.capacity,
+            },
+        )
+
+
+def _report_features(reports: Sequence[Report]) -> Iterable[dict[str, Any]]:
+    for report in reports:
+        if report.lat is None or report.long is None:
+            continue
+        yield feature(
+            report_entity_id(report.id),
+            point_geometry(report.long, report.lat),
+            {
+                "kind": "report",
+                "name": report.service_name,
+                "reportId": report.id,
+                "serviceCode": report.service_code,
+                "stage": report.stage.value,
+                "district": report.district,
+                "requestedAt": report.requested_at,
+                # The map draws a report as a ring like an alarm; a new, untriaged one stands out.
+                "severity": "medium" if report.stage is Stage.SUBMITTED else "informational",
             },
         )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from urbis.citizens.service import ReportFigures
 from urbis.operations.model import Severity
 from urbis.solutions.air_quality.scales import US_2024
 from urbis.solutions.air_quality.service import AreaAirQuality
@@ -144,6 +145,7 @@ class OverviewInputs:
     energy_month: EnergyNode | None
     parking: ParkingOverview | None
     alarms: Mapping[str, Mapping[str, int]]  # {solution: {severity: count}}
+    reports: ReportFigures | None = None  # the last 30 days' resolutions and what is open now
 
 
 def aqi_band(index: float | None) -> int | None:
@@ -272,6 +274,23 @@ def _alarms(inputs: OverviewInputs) -> Kpi:
     )
 
 
+def _reports(figures: ReportFigures | None) -> list[Kpi]:
+    if figures is None:
+        return [Kpi("citizen_reports_open", None), Kpi("citizen_resolution_hours", None)]
+    return [
+        Kpi("citizen_reports_open", float(figures.open_total), {"byStage": dict(figures.open_by_stage)}),
+        Kpi(
+            "citizen_resolution_hours",
+            figures.median_resolution_hours,
+            {
+                "resolved": figures.resolved,
+                "received": figures.received,
+                "days": round((figures.end - figures.start).total_seconds() / 86400),
+            },
+        ),
+    ]
+
+
 def build_overview(inputs: OverviewInputs) -> CityOverview:
     """Every headline figure from the solutions' answers (trends are added from snapshots later)."""
     kpis = [
@@ -281,9 +300,7 @@ def build_overview(inputs: OverviewInputs) -> CityOverview:
         _energy("energy_saved_today", inputs.energy_today),
         _energy("energy_saved_month", inputs.energy_month),
         *_parking(inputs),
-        # Citizen reports arrive with the citizen app; the slots are shown from the start.
-        Kpi("citizen_reports_open", None, available=False),
-        Kpi("citizen_resolution_hours", None, available=False),
+        *_reports(inputs.reports),
         _alarms(inputs),
     ]
     return CityOverview(inputs.tenant, inputs.at, {kpi.key: kpi for kpi in kpis})

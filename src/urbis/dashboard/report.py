@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
+from urbis.citizens.service import ReportFigures
+from urbis.citizens.service import ReportService as CitizenReports
 from urbis.core.db import Database
 from urbis.dashboard import store
 from urbis.dashboard.charts import ChartService, ChartWindow, OccupancyProfile
@@ -104,6 +106,7 @@ class MonthlyReport:
     work_orders: TicketFigures
     parking_mean: float | None
     month_end_figures: dict[str, Any]  # the overview's figures as last recorded in the month
+    citizen_reports: ReportFigures | None = None  # received and resolved in the month
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
         """The month's figures as a table (the CSV export): figure, value, unit."""
@@ -130,6 +133,13 @@ class MonthlyReport:
             ["workOrdersClosed", self.work_orders.closed, "work orders"],
             ["workOrdersMedianHoursToClose", self.work_orders.median_hours_to_close, "h"],
         ]
+        if self.citizen_reports is not None:
+            figures = self.citizen_reports
+            rows += [
+                ["citizenReportsReceived", figures.received, "reports"],
+                ["citizenReportsResolved", figures.resolved, "reports"],
+                ["citizenReportsMedianHoursToResolve", figures.median_resolution_hours, "h"],
+            ]
         return ["figure", "value", "unit"], rows
 
     def to_json(self) -> dict[str, Any]:
@@ -165,6 +175,13 @@ class MonthlyReport:
             "workOrders": self.work_orders.to_json(),
             "parkingMeanOccupancy": None if self.parking_mean is None else round(self.parking_mean, 4),
             "monthEndFigures": self.month_end_figures,
+            "citizenReports": None
+            if self.citizen_reports is None
+            else {
+                "received": self.citizen_reports.received,
+                "resolved": self.citizen_reports.resolved,
+                "medianHoursToResolve": self.citizen_reports.median_resolution_hours,
+            },
         }
 
 
@@ -190,8 +207,10 @@ class ReportService:
         air_quality: AirQualityService,
         lighting: LightingService,
         operations: OperationsService,
+        reports: CitizenReports | None = None,
     ) -> None:
         self.db = db
+        self.reports = reports
         self.charts = charts
         self.air_quality = air_quality
         self.lighting = lighting
@@ -224,6 +243,7 @@ class ReportService:
             work_orders=ticket_figures(orders),
             parking_mean=mean_occupancy(profile),
             month_end_figures={} if last is None else {"takenAt": last[0], **last[1]},
+            citizen_reports=None if self.reports is None else self.reports.figures(tenant, window.start, window.end),
         )
 
 

@@ -27,6 +27,7 @@ from datetime import time as day_time
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
+from urbis.citizens.service import ReportService
 from urbis.context.service import ContextService, EntityChanged
 from urbis.core.clock import Clock, SystemClock
 from urbis.core.db import Database
@@ -61,6 +62,8 @@ YESTERDAY_TOLERANCE = timedelta(hours=2)
 LAST_MONTH_TOLERANCE = timedelta(days=1)
 #: Snapshots older than this are forgotten.
 SNAPSHOT_RETENTION = timedelta(days=400)
+#: The window of the citizen reports' median resolution time.
+REPORT_WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,7 @@ class DashboardService:
         parking: ParkingService,
         operations: OperationsService,
         timezone: str,
+        reports: ReportService | None = None,
         clock: Clock | None = None,
         share_seconds: float = SHARE_SECONDS,
         days_reuse_seconds: float = DAYS_REUSE_SECONDS,
@@ -228,6 +232,7 @@ class DashboardService:
         self.lighting = lighting
         self.parking = parking
         self.operations = operations
+        self.reports = reports
         self.tz = ZoneInfo(timezone)
         self.clock = clock or SystemClock()
         self.share_seconds = share_seconds
@@ -313,6 +318,9 @@ class DashboardService:
         lighting_part, energy_part = self._parts.submit(lighting), self._parts.submit(energy)
         parking_part = self._parts.submit(parked)
         alarms = self.operations.summary(tenant) if wanted("alarms_active") else {}
+        reports = None
+        if self.reports is not None and wanted("citizen_reports_open", "citizen_resolution_hours"):
+            reports = self.reports.figures(tenant, at - timedelta(days=REPORT_WINDOW_DAYS), at)
         earlier = self._earlier(tenant, at)
         air_city, air_districts = air_part.result()
         lamps, lighting_alarms = lighting_part.result()
@@ -330,6 +338,7 @@ class DashboardService:
                 energy_month=energy_month,
                 parking=parking_part.result(),
                 alarms=alarms,
+                reports=reports,
             )
         )
         return overview.with_trends(*earlier)

@@ -62,6 +62,13 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
     )
 
 
+def error_headers(error: UrbisError) -> dict[str, str] | None:
+    """The headers an error carries: a challenge with 401, ``Retry-After`` with 429 (an error's own ``headers``)."""
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+    headers.update(getattr(error, "headers", None) or {})
+    return headers or None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error leave the app as a ProblemDetails body, never a bare 500 page."""
 
@@ -74,9 +81,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _urbis_error(request: Request, error: UrbisError) -> Response:
         html = page(request, error.status, error.title, error.detail)
         if html is not None:
+            html.headers.update(getattr(error, "headers", None) or {})  # a page also says when to retry
             return html
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-        return problem_response(problem_of(error, request.url.path), headers)
+        return problem_response(problem_of(error, request.url.path), error_headers(error))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:

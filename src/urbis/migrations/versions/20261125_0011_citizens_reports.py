@@ -1,4 +1,4 @@
-"""citizens: reports, categories, photos, personal data, flags, outbox
+"""citizens: reports, categories, photos, personal data, flags, outbox, follows and feed
 
 Revision ID: 0011
 Revises: 0010
@@ -195,9 +195,51 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant", "route_id", name=op.f("pk_citizen_routes")),
     )
 
+    op.create_table(
+        "citizen_follows",
+        sa.Column("tenant", sa.String(length=64), nullable=False),
+        sa.Column("follow_id", sa.String(length=32), nullable=False),
+        sa.Column("account", sa.String(length=150), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("target", sa.String(length=200), nullable=True),
+        sa.Column("lat", sa.Float(), nullable=True),
+        sa.Column("long", sa.Float(), nullable=True),
+        sa.Column("radius_m", sa.Float(), nullable=True),
+        sa.Column("by_mail", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tenant", "follow_id", name=op.f("pk_citizen_follows")),
+    )
+    with op.batch_alter_table("citizen_follows", schema=None) as batch_op:
+        batch_op.create_index("ix_citizen_follows_account", ["tenant", "account"], unique=False)
+        batch_op.create_index("ix_citizen_follows_target", ["tenant", "kind", "target"], unique=False)
+
+    op.create_table(
+        "citizen_feed",
+        sa.Column("tenant", sa.String(length=64), nullable=False),
+        sa.Column("entry_id", sa.String(length=32), nullable=False),
+        sa.Column("account", sa.String(length=150), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("item_id", sa.String(length=64), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("link", sa.String(length=500), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("tenant", "entry_id", name=op.f("pk_citizen_feed")),
+    )
+    with op.batch_alter_table("citizen_feed", schema=None) as batch_op:
+        batch_op.create_index("ix_citizen_feed_account", ["tenant", "account", "at"], unique=False)
+
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table("citizen_feed", schema=None) as batch_op:
+        batch_op.drop_index("ix_citizen_feed_account")
+    op.drop_table("citizen_feed")
+    with op.batch_alter_table("citizen_follows", schema=None) as batch_op:
+        batch_op.drop_index("ix_citizen_follows_target")
+        batch_op.drop_index("ix_citizen_follows_account")
+    op.drop_table("citizen_follows")
 
     op.drop_table("citizen_routes")
     with op.batch_alter_table("citizen_reports", schema=None) as batch_op:
