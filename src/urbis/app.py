@@ -89,7 +89,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     ``server`` marks the app as its process's only one (``urbis serve``): after
     start-up its long-lived objects are frozen out of the garbage collector's way.
     """
-    from urbis.web import air_quality, audit, auth, devices, events, lighting, operations, parking, system
+    from urbis.web import (
+        air_quality,
+        audit,
+        auth,
+        devices,
+        events,
+        lighting,
+        operations,
+        parking,
+        participation,
+        system,
+    )
     from urbis.web.errors import install_error_handlers
     from urbis.web.ngsild import batch, contexts, discovery, entities, subscriptions, temporal
 
@@ -174,6 +185,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(auth.router)
     app.include_router(system.router)
     _wire_citizens(app, settings, db, bus, clock, background)
+    app.include_router(participation.router)
     _wire_dashboard(app, settings, db, clock, background)
     return app
 
@@ -183,6 +195,7 @@ def _wire_citizens(
 ) -> None:
     """Problem reports (Open311 and the citizen app), their mail, and the sweep that closes fixed ones."""
     from urbis.citizens.mail import Mailer
+    from urbis.citizens.participation.service import ParticipationService
     from urbis.citizens.photos import process_photo
     from urbis.citizens.places import Places
     from urbis.citizens.service import ReportService, rules_from
@@ -201,6 +214,7 @@ def _wire_citizens(
         bus=bus,
         clock=clock,
     )
+    app.state.participation = ParticipationService(db, settings, clock=clock, bus=bus)
     app.state.rate_limits = RateLimits.from_settings(
         settings, storage_uri=settings.citizen_rate_limit_storage, trusted_proxies=settings.trusted_proxies
     )
@@ -214,6 +228,10 @@ def _wire_citizens(
     purge = PeriodicJob("citizen-mail-purge", 86400.0, app.state.mailer.purge)
     purge_runner = LeaderRunner(db, "citizen-mail-purge", purge.start, purge.stop)
     background.append((purge_runner.start, purge_runner.stop))
+    # Proposals past their deadline are decided on read too; the job tells their followers in time.
+    expiry = PeriodicJob("participation-expiry", 3600.0, app.state.participation.close_expired)
+    expiry_runner = LeaderRunner(db, "participation-expiry", expiry.start, expiry.stop)
+    background.append((expiry_runner.start, expiry_runner.stop))
     sweep = PeriodicJob("citizen-report-sweep", 300.0, app.state.citizen_reports.sweep)
     runner = LeaderRunner(db, "citizen-report-sweep", sweep.start, sweep.stop)
     background.append((runner.start, runner.stop))
