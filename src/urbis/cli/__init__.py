@@ -122,11 +122,13 @@ def serve(
 def demo(host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None) -> None:
     """Run Urbis with the demo city in the default tenant (SQLite under ./var by default)."""
     from urbis.cli.demo import run_with_simulator, seed_demo
+    from urbis.cli.demo_participation import seed_participation
     from urbis.core.db import migrate as run_migrations
 
     settings = demo_settings(load_settings(host, port, data_dir))
     run_migrations(settings.effective_database_url)
     passwords = seed_demo(settings)
+    seed_participation(settings)
     base = settings.effective_base_url
     link = '<https://urbis.city/contexts/urbis-context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"'
     lines = [
