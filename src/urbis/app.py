@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         devices,
         events,
         lighting,
+        media,
         operations,
         parking,
         participation,
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     )
     from urbis.web.errors import install_error_handlers
     from urbis.web.ngsild import batch, contexts, discovery, entities, subscriptions, temporal
+    from urbis.web.open311 import routes as open311
 
     settings = settings or Settings()
     clock = clock or SystemClock()
@@ -186,6 +188,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(system.router)
     _wire_citizens(app, settings, db, bus, clock, background)
     app.include_router(participation.router)
+    app.include_router(open311.router)
+    app.include_router(media.router)
     _wire_dashboard(app, settings, db, clock, background)
     return app
 

@@ -150,6 +150,9 @@ def test_descriptions_are_plain_text_of_bounded_length() -> None:
     assert plain_text("  a < b and c > d  ", 100, "description") == "a < b and c > d"
     with pytest.raises(BadRequestData, match="plain text"):
         plain_text("<b>bold</b>", 100, "description")
+    assert plain_text("line\n\tindented", 100, "description") == "line\n\tindented"
+    with pytest.raises(BadRequestData, match="control characters"):
+        plain_text("nul\x00byte", 100, "description")
     with pytest.raises(BadRequestData, match="at most 10 characters"):
         plain_text("x" * 11, 10, "description")
 

@@ -185,6 +185,9 @@ def test_an_asset_must_exist_and_suit_the_category(app: FastAPI, reports: Report
         reports.submit(tenant, lamp_report(trusted=True, object_id=LAMP_ID))
     with pytest.raises(BadRequestData, match="does not concern assets of type 'ParkingSpot'"):
         reports.submit(tenant, lamp_report(trusted=True, object_type="ParkingSpot", object_id=LAMP_ID))
+    app.state.context.upsert_documents(tenant, [{"id": "urn:ngsi-ld:Road:ring", "type": "Road"}])
+    with pytest.raises(BadRequestData, match="is not a 'Streetlight'"):
+        reports.submit(tenant, lamp_report(trusted=True, object_type="Streetlight", object_id="urn:ngsi-ld:Road:ring"))
     with pytest.raises(BadRequestData, match="there is no asset"):
         reports.submit(
             tenant, lamp_report(trusted=True, object_type="Streetlight", object_id="urn:ngsi-ld:Streetlight:nowhere")

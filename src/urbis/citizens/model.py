@@ -44,6 +44,8 @@ DEPARTMENT_LENGTH = 150
 ADDRESS_LENGTH = 300
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+#: Control characters other than tab and line breaks (a NUL cannot even be stored in PostgreSQL text).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TAG = re.compile(r"</?[A-Za-z!][^>]*>")  # what a browser would read as a tag
 
 
@@ -349,6 +351,8 @@ def _answer(question: Question, values: list[str]) -> Any:
 def plain_text(value: str, limit: int, what: str) -> str:
     """Text as residents may send it: trimmed, no HTML (Open311: "may not contain markup")."""
     text = value.strip()
+    if _CONTROL.search(text):
+        raise BadRequestData(f"the {what} contains control characters")
     if _TAG.search(text):
         raise BadRequestData(f"the {what} must be plain text, without HTML tags")
     if len(text) > limit:

@@ -2,7 +2,14 @@
 
 Each follow belongs to an account.  A change (a report's new status, a new public report in a
 followed area or category, a proposal's new state) becomes an entry in the follower's in-app
-feed and, when the follower asked for it and has an e-mail address, a mail in the outbox.
+feed and, when the follower asked for it and has an e-mail address, a mail in the outbox,
+queued in the same transaction as the feed entry.  Whoever caused a change (the staff member
+who moved a report, the resident who commented, the sender of a new report) is not told of it.
+
+A resident with an account follows their own report from the start (in the feed only: the report
+service mails the sender itself).  The followers of a report merged into another follow the
+original from then on.  Participation events are read by class name and attributes, so this
+module does not depend on the participation package.
 """
 
 from __future__ import annotations
@@ -515,6 +522,10 @@ class Notifier:
                 self._report_news(event)
         elif event.what in ("submitted", "confirmed"):
             self._new_report(event)
+        elif event.what == "moderated" and event.public:
+            # A moderator let a held report through (citizen_moderation_default "unmoderated"): it is new to the
+            # public now, but news only to followers who have not heard of it (it may have been public before).
+            self._new_report(event, only_unheard=True)
 
     def _report_news(self, event: ReportChanged) -> None:
         report = self.reports.get(event.tenant, event.report_id)
@@ -559,7 +570,7 @@ class Notifier:
                     already.add(follower.account)
                     self._insert(conn, replace(follower, id=_new_id(), target=original_id, created_at=now))
 
-    def _new_report(self, event: ReportChanged) -> None:
+    def _new_report(self, event: ReportChanged, *, only_unheard: bool = False) -> None:
         contact = self.reports.contact(event.tenant, event.report_id)
         sender = None if contact is None else contact.account
         if event.what == "submitted" and sender is not None:
@@ -583,11 +594,24 @@ class Notifier:
                     )
                 )
             ]
+            heard: set[str] = set()
+            if only_unheard:
+                heard = {
+                    row.account
+                    for row in conn.execute(
+                        select(feed.c.account).where(
+                            feed.c.tenant == event.tenant, feed.c.kind == "report", feed.c.item_id == report.id
+                        )
+                    )
+                }
         followers = [
             f
             for f in candidates
-            if f.kind is FollowKind.CATEGORY
-            or (report.lat is not None and report.long is not None and f.covers(report.lat, report.long))
+            if f.account not in heard
+            and (
+                f.kind is FollowKind.CATEGORY
+                or (report.lat is not None and report.long is not None and f.covers(report.lat, report.long))
+            )
         ]
         self._deliver(event.tenant, followers, new_report_notice(report), sender)
 

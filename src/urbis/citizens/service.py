@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from shapely.geometry import Point
 from sqlalchemy import Connection
@@ -78,6 +79,12 @@ REPORT_PAGE = "/app/reports/{report_id}"
 CONFIRM_PAGE = "/app/reports/{report_id}/confirm?code={code}"
 #: Where a report's photo is served (Open311 ``media_url``).
 PHOTO_PATH = "/media/reports/{photo_id}"
+
+
+def photo_link(base_url: str, tenant: str, photo_id: str) -> str:
+    """The absolute URL of a report's photo (the photo's city rides along)."""
+    return f"{base_url}{PHOTO_PATH.format(photo_id=photo_id)}?tenant={quote(tenant, safe='')}"
+
 
 #: Audit-trail names of staff actions (the target is the report's id, or the category's code).
 REPORT_STATUS = "report.status"
@@ -435,9 +442,12 @@ class ReportService:
             )
         if self.context is not None:
             try:
-                self.context.get_entity(tenant, object_id)
+                entity = self.context.get_entity(tenant, object_id)
             except NotFound:
                 raise BadRequestData(f"there is no asset {object_id!r:.120} in this city") from None
+            types = entity.get("type") or []
+            if not any(_names_type(iri, object_type) for iri in (types if isinstance(types, list) else [types])):
+                raise BadRequestData(f"asset {object_id!r:.120} is not a {object_type!r:.60}")
         return object_type, object_id
 
     def _photo(self, data: bytes) -> Any:
@@ -549,6 +559,18 @@ class ReportService:
         if not public:
             return entries
         return [replace(e, by=None) for e in entries if e.moderation is Moderation.PUBLIC]
+
+    def public_notes(self, tenant: str, report_ids: Sequence[str]) -> dict[str, list[Update]]:
+        """The public status and system entries of many reports, oldest first (Open311 ``notes``); no authors."""
+        with self.db.read() as conn:
+            found = store.public_notes(conn, tenant, report_ids)
+        return {report_id: [replace(e, by=None) for e in entries] for report_id, entries in found.items()}
+
+    def categories_changed_at(self, tenant: str) -> datetime | None:
+        """When the tenant's categories last changed (Open311 discovery's changeset)."""
+        self.categories(tenant)  # the defaults are seeded on first use, so there is a time to tell
+        with self.db.read() as conn:
+            return store.categories_changed_at(conn, tenant)
 
     def updates_between(self, tenant: str, start: datetime, end: datetime) -> list[Update]:
         """Public status updates in a window (Open311 ``servicerequestupdates``)."""
@@ -1090,6 +1112,11 @@ class ReportService:
             log.exception("mirroring report %s of %s failed", report.id, report.tenant)
 
 
+def _names_type(iri: str, short: str) -> bool:
+    """Whether an expanded entity type is the type a client named by its short name (or in full)."""
+    return iri == short or iri.endswith(("/" + short, "#" + short, ":" + short))
+
+
 def _check_email(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -1146,7 +1173,7 @@ def report_document(report: Report, base_url: str) -> dict[str, Any]:
             "value": {"type": "Point", "coordinates": [report.long, report.lat]},
         }
     if report.photos:
-        document["media_url"] = {"type": "Property", "value": base_url + PHOTO_PATH.format(photo_id=report.photos[0])}
+        document["media_url"] = {"type": "Property", "value": photo_link(base_url, report.tenant, report.photos[0])}
     if report.object_id is not None:
         document["refAsset"] = {"type": "Relationship", "object": report.object_id}
     if report.parent_id is not None:

@@ -294,6 +294,14 @@ def save_category(conn: Connection, tenant: str, category: Category, at: datetim
     return True
 
 
+def categories_changed_at(conn: Connection, tenant: str) -> datetime | None:
+    """When a tenant's categories last changed."""
+    latest: datetime | None = conn.execute(
+        select(func.max(categories.c.updated_at)).where(categories.c.tenant == tenant)
+    ).scalar_one()
+    return latest
+
+
 def list_routes(conn: Connection, tenant: str) -> list[Route]:
     """Every routing rule of a tenant."""
     rows = conn.execute(select(routes).where(routes.c.tenant == tenant).order_by(routes.c.route_id)).all()
@@ -450,6 +458,7 @@ class ReportFilter:
     department: str | None = None
     district: str | None = None
     object_id: str | None = None
+    object_type: str | None = None
     moderation: tuple[Moderation, ...] | None = None
     confirmed: bool | None = None
     public_only: bool = False
@@ -486,6 +495,8 @@ def _conditions(tenant: str, wanted: ReportFilter) -> list[Any]:
         out.append(c.district == wanted.district)
     if wanted.object_id is not None:
         out.append(c.object_id == wanted.object_id)
+    if wanted.object_type is not None:
+        out.append(c.object_type == wanted.object_type)
     if wanted.moderation is not None:
         out.append(c.moderation.in_([m.value for m in wanted.moderation]))
     if wanted.confirmed is not None:
@@ -584,6 +595,26 @@ def set_update_moderation(conn: Connection, tenant: str, update_id: str, state: 
         .where(updates.c.tenant == tenant, updates.c.update_id == update_id)
         .values(moderation=state.value)
     )
+
+
+def public_notes(conn: Connection, tenant: str, report_ids: Sequence[str]) -> dict[str, list[Update]]:
+    """The public status and system entries of many reports' histories, oldest first (one query per 500)."""
+    u = updates.c
+    notes: dict[str, list[Update]] = {}
+    for start in range(0, len(report_ids), 500):
+        rows = conn.execute(
+            select(updates)
+            .where(
+                u.tenant == tenant,
+                u.report_id.in_(report_ids[start : start + 500]),
+                u.kind.in_([UpdateKind.STATUS.value, UpdateKind.SYSTEM.value]),
+                u.moderation == Moderation.PUBLIC.value,
+            )
+            .order_by(u.report_id, u.at, u.update_id)
+        ).all()
+        for row in rows:
+            notes.setdefault(row.report_id, []).append(_update(row))
+    return notes
 
 
 def updates_between(

@@ -12,13 +12,13 @@ from typing import Any
 
 from urbis.citizens.model import Report, Update
 from urbis.citizens.moderation import Moderation
-from urbis.citizens.service import PHOTO_PATH, REPORT_PAGE
+from urbis.citizens.service import REPORT_PAGE, photo_link
 from urbis.citizens.store import Contact
 
 
-def photo_url(base_url: str, photo_id: str) -> str:
+def photo_url(base_url: str, tenant: str, photo_id: str) -> str:
     """The absolute URL of a report's photo."""
-    return base_url + PHOTO_PATH.format(photo_id=photo_id)
+    return photo_link(base_url, tenant, photo_id)
 
 
 def report_url(base_url: str, report_id: str) -> str:
@@ -62,7 +62,7 @@ def public_report_view(report: Report, base_url: str, updates: Sequence[Update] 
         "updatedAt": report.updated_at,
         "closedAt": report.closed_at,
         "expectedAt": report.expected_at,
-        "photos": [photo_url(base_url, photo_id) for photo_id in report.photos],
+        "photos": [photo_url(base_url, report.tenant, photo_id) for photo_id in report.photos],
         "duplicateOf": report.parent_id,
         "objectType": report.object_type,
         "objectId": report.object_id,
