@@ -39,6 +39,7 @@ bench: install ## Benchmarks (figures go in the README)
 	$(BIN)/urbis bench ingest
 	$(BIN)/urbis bench solutions
 	$(BIN)/urbis bench dashboard
+	$(BIN)/urbis bench citizens
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv

@@ -100,6 +100,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         operations,
         parking,
         participation,
+        reports,
+        residents,
         system,
     )
     from urbis.web.errors import install_error_handlers
@@ -190,6 +192,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(participation.router)
     app.include_router(open311.router)
     app.include_router(media.router)
+    app.include_router(reports.router)
+    app.include_router(residents.router)
     _wire_dashboard(app, settings, db, clock, background)
     return app
 
@@ -199,10 +203,12 @@ def _wire_citizens(
 ) -> None:
     """Problem reports (Open311 and the citizen app), their mail, and the sweep that closes fixed ones."""
     from urbis.citizens.mail import Mailer
+    from urbis.citizens.notify import Notifier, account_emails
+    from urbis.citizens.participation.model import BudgetPhaseChanged, ProposalAnswered, ProposalStateChanged
     from urbis.citizens.participation.service import ParticipationService
     from urbis.citizens.photos import process_photo
     from urbis.citizens.places import Places
-    from urbis.citizens.service import ReportService, rules_from
+    from urbis.citizens.service import ReportChanged, ReportService, rules_from
     from urbis.web.ratelimit import RateLimits
 
     app.state.places = Places(app.state.context, app.state.contexts.resolve(URBIS_CONTEXT_URL).expand)
@@ -219,6 +225,18 @@ def _wire_citizens(
         clock=clock,
     )
     app.state.participation = ParticipationService(db, settings, clock=clock, bus=bus)
+    # Followers hear of what changes: in their feed, and by mail when they asked for it.
+    app.state.notifier = Notifier(
+        db,
+        reports=app.state.citizen_reports,
+        email_of=account_emails(app.state.accounts),
+        mailer=app.state.mailer,
+        base_url=settings.effective_base_url,
+        clock=clock,
+    )
+    bus.subscribe(ReportChanged, app.state.notifier.on_report_changed)
+    for event_type in (ProposalStateChanged, ProposalAnswered, BudgetPhaseChanged):
+        bus.subscribe(event_type, app.state.notifier.on_participation_event)
     app.state.rate_limits = RateLimits.from_settings(
         settings, storage_uri=settings.citizen_rate_limit_storage, trusted_proxies=settings.trusted_proxies
     )

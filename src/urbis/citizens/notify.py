@@ -116,8 +116,8 @@ TARGET_LENGTH = 200
 FEED_PAGE_MAX = 200
 
 #: Paths in the citizen app that feed entries link to.
-PROPOSAL_PAGE = "/app/proposals/{proposal_id}"
-BUDGET_PAGE = "/app/budgets/{budget_id}"
+PROPOSAL_PAGE = "/app/participate/proposals/{proposal_id}"
+BUDGET_PAGE = "/app/participate/budgets/{budget_id}"
 
 _ITEM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 #: Report changes its followers hear of; a new public report is told to category and area followers instead.

@@ -667,7 +667,7 @@ class ReportService:
             now = self.clock.now()
             report = replace(current, department=department, updated_at=now)
             store.save_report(conn, report)
-            self._history(conn, report, UpdateKind.SYSTEM, f"Passed to {department}.", Author.STAFF, now, by=by)
+            entry = self._history(conn, report, UpdateKind.SYSTEM, f"Passed to {department}.", Author.STAFF, now, by=by)
             audit.record(
                 conn,
                 tenant,
@@ -677,7 +677,7 @@ class ReportService:
                 at=now,
                 detail={"before": current.department, "after": department},
             )
-        self._after(report, "status")
+        self._after(report, "status", entry.id)
         return report
 
     def merge(self, tenant: str, duplicate_id: str, original_id: str, *, by: str) -> Report:
@@ -742,11 +742,11 @@ class ReportService:
         with self.db.write() as conn:
             store.add_link(conn, tenant, report_id, "work_order", order.id)
             now = self.clock.now()
-            self._history(conn, report, UpdateKind.SYSTEM, "A work order was opened.", Author.STAFF, now, by=by)
+            entry = self._history(conn, report, UpdateKind.SYSTEM, "A work order was opened.", Author.STAFF, now, by=by)
             audit.record(
                 conn, tenant, actor=by, action=REPORT_WORK_ORDER, target=report_id, at=now, detail={"order": order.id}
             )
-        self._after(report, "linked")
+        self._after(report, "linked", entry.id)
         return order.id
 
     # -- what residents do -----------------------------------------------------------------
@@ -985,17 +985,17 @@ class ReportService:
 
     def _link_open_reports(self, tenant: str, kind: str, ticket_id: str, source: str) -> None:
         wanted = ReportFilter(object_id=source, statuses=("open",), limit=100)
-        changed: list[Report] = []
+        changed: list[tuple[Report, str]] = []
         with self.db.write() as conn:
             reports, _ = store.list_reports(conn, tenant, wanted)
             now = self.clock.now()
             for report in reports:
                 if store.add_link(conn, tenant, report.id, kind, ticket_id):
                     text = "The asset has now reported this fault itself; it is being handled."
-                    self._history(conn, report, UpdateKind.SYSTEM, text, Author.SYSTEM, now)
-                    changed.append(report)
-        for report in changed:
-            self._after(report, "linked")
+                    entry = self._history(conn, report, UpdateKind.SYSTEM, text, Author.SYSTEM, now)
+                    changed.append((report, entry.id))
+        for report, update_id in changed:
+            self._after(report, "linked", update_id)
 
     def settle(self, tenant: str, report_id: str) -> Report | None:
         """Close an open report as fixed once every fault it is linked to is closed; the report if it closed."""

@@ -300,6 +300,31 @@ def bench_dashboard(
     )
 
 
+@bench_app.command("citizens")
+def bench_citizens(
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql or both.")] = "both",
+    postgres_url: Annotated[
+        str, typer.Option(help="Admin URL of a PostgreSQL server; a throw-away database is made on it.")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    reports: Annotated[int, typer.Option(min=1, help="Public reports in the city when the reads are timed.")] = 10_000,
+    posts: Annotated[int, typer.Option(min=1, help="Open311 POSTs timed (part of the reports).")] = 300,
+    reads: Annotated[int, typer.Option(min=1, help="Timed requests per Open311 read.")] = 30,
+    ballots: Annotated[int, typer.Option(min=1, help="Budget ballots timed.")] = 300,
+) -> None:
+    """Open311 writes and reads and budget ballots at city scale, against plain SQL."""
+    from urbis.bench.citizens import run_citizens_bench
+
+    run_citizens_bench(
+        backends=["sqlite", "postgresql"] if backend == "both" else [backend],
+        postgres_admin_url=postgres_url,
+        reports=reports,
+        posts=min(posts, reports),
+        reads=reads,
+        ballots=ballots,
+        console=console,
+    )
+
+
 def main() -> None:
     """Entry point of the ``urbis`` command."""
     app()
