@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -222,7 +223,7 @@ def test_seed_demo_makes_the_accounts_and_leaves_the_city_to_the_simulator(demo_
 
 def test_seed_demo_accounts_get_tokens(demo_settings: Settings) -> None:
     passwords = seed_demo(demo_settings)
-    assert set(passwords) == set(DEMO_ACCOUNTS) == {"admin", "operator", "mayor", "citizen"}
+    assert set(passwords) == set(DEMO_ACCOUNTS) == {"admin", "operator", "mayor", "citizen", "neighbour"}
     with TestClient(create_app(demo_settings)) as client:
         for username, roles in DEMO_ACCOUNTS.items():
             body = _token(client, username, passwords[username], demo_settings.default_tenant)
@@ -273,3 +274,13 @@ def test_seed_demo_into_another_tenant_gives_the_accounts_roles_there(demo_setti
     with TestClient(create_app(other)) as client:
         body = _token(client, "admin", passwords["admin"], other.default_tenant)
     assert body["tenant"] == other.default_tenant
+
+
+def test_seed_demo_adds_new_demo_accounts_and_keeps_the_old_passwords(demo_settings: Settings) -> None:
+    path = demo_settings.data_dir / "demo-accounts.json"
+    demo_settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"admin": "admin-from-an-older-demo", "citizen": "citizen-from-an-older-demo"}')
+    passwords = seed_demo(demo_settings)
+    assert passwords["admin"] == "admin-from-an-older-demo"
+    assert set(passwords) == set(DEMO_ACCOUNTS)
+    assert json.loads(path.read_text()) == passwords

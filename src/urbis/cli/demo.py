@@ -32,16 +32,19 @@ DEMO_ACCOUNTS = {
     "operator": ["operator"],
     "mayor": ["viewer"],
     "citizen": ["citizen"],
+    # The simulated residents report problems as this neighbour of the demo citizen.
+    "neighbour": ["citizen"],
 }
 
 
 def demo_passwords(data_dir: Path) -> dict[str, str]:
     """The demo accounts' passwords: made once per data folder, then read back."""
     path = data_dir / "demo-accounts.json"
-    if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text())
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if all(name in stored for name in DEMO_ACCOUNTS):
         return stored
-    passwords = {name: f"{name}-{secrets.token_urlsafe(9)}" for name in DEMO_ACCOUNTS}
+    # Accounts a newer demo added get their passwords; the ones made before keep theirs.
+    passwords = {name: stored.get(name) or f"{name}-{secrets.token_urlsafe(9)}" for name in DEMO_ACCOUNTS}
     data_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(passwords, indent=2))
     path.chmod(0o600)
@@ -113,6 +116,8 @@ def simulator_command(settings: Settings, *, backfill_days: float, extra: list[s
         f"{backfill_days:g}",
         "--wait",
         "120",
+        "--resident",
+        "neighbour",
         *incidents,
         *extra,
     ]
@@ -141,7 +146,11 @@ def start_simulator(settings: Settings, passwords: dict[str, str]) -> subprocess
     extra = settings.demo_simulator_args.split()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "simulator.log"
-    env = {**os.environ, "URBIS_SIMULATE_PASSWORD": passwords["admin"]}
+    env = {
+        **os.environ,
+        "URBIS_SIMULATE_PASSWORD": passwords["admin"],
+        "URBIS_SIMULATE_RESIDENT_PASSWORD": passwords["neighbour"],
+    }
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             simulator_command(settings, backfill_days=backfill, extra=extra),

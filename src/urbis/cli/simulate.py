@@ -9,23 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import httpx
 import orjson
 import typer
 
 from urbis.core.settings import Settings
 
 if TYPE_CHECKING:
+    from urbis.sim.faults import Fault
     from urbis.sim.incidents import IncidentSpec
     from urbis.sim.provision import TokenStore, UrbisClient
+    from urbis.sim.runner import Simulation
     from urbis.sim.transport import Transport
     from urbis.sim.world import City
 
 PASSWORD_ENV = "URBIS_SIMULATE_PASSWORD"
+RESIDENT_PASSWORD_ENV = "URBIS_SIMULATE_RESIDENT_PASSWORD"
+DAY = 86_400.0
 TOKEN_ENV = "URBIS_SIMULATE_TOKEN"
 
 
@@ -143,6 +149,15 @@ def simulate_command(
         bool, typer.Option(help="Only write --geojson / --entities-file; contact no server.")
     ] = False,
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for the server to answer /healthz.")] = 60.0,
+    resident: Annotated[
+        str | None,
+        typer.Option(
+            help=f"A resident's username: residents report problems as this account (password in {RESIDENT_PASSWORD_ENV})."
+        ),
+    ] = None,
+    report_every: Annotated[
+        float, typer.Option(min=0, help="Mean real seconds between residents' reports (0: none).")
+    ] = 300.0,
 ) -> None:
     """Run the simulated city of Bonn: lights, air-quality stations, parking bays and garages."""
     from urbis.sim.faults import FaultRates
@@ -206,6 +221,9 @@ def simulate_command(
         "tokens_file": tokens_file or settings.data_dir / "simulator-tokens.json",
         "provision": provision,
         "wait": wait,
+        "resident": resident,
+        "resident_password": os.environ.get(RESIDENT_PASSWORD_ENV),
+        "report_every": report_every,
     }
     try:
         asyncio.run(run_simulation(city, plan, options))
@@ -261,9 +279,13 @@ async def run_simulation(city: City, plan: Any, options: dict[str, Any]) -> None
             f"simulating {len(city.lights):,} lights, {len(city.stations):,} stations, {len(city.bays):,} bays and "
             f"{len(city.garages):,} garages over {mode} at speed {plan.speed:g} (Ctrl-C stops)"
         )
+        residents = _residents(city, options, simulation, stop)
         try:
             result = await simulation.run(plan, stop)
         finally:
+            stop.set()
+            if residents is not None:
+                await residents
             await transport.close()
             store.save()
         stats = transport.stats
@@ -274,6 +296,38 @@ async def run_simulation(city: City, plan: Any, options: dict[str, Any]) -> None
         )
     finally:
         await client.close()
+
+
+def _residents(
+    city: City, options: dict[str, Any], simulation: Simulation, stop: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """Start the residents' reports (when a resident account is given), in step with the simulated faults."""
+    from urbis.sim.provision import UrbisClient
+    from urbis.sim.residents import Residents
+
+    if not options["resident"] or not options["resident_password"] or options["report_every"] <= 0:
+        return None
+    account = UrbisClient(options["url"], options["tenant"])
+
+    async def login() -> str:
+        return await account.login(options["resident"], options["resident_password"])
+
+    def faults_now() -> list[Fault]:
+        engine = simulation.engine
+        if engine is None:
+            return []
+        return [f for f in engine.incidents.faults_between(engine.time - DAY, engine.time + 1) if f.active(engine.time)]
+
+    async def run() -> None:
+        async with httpx.AsyncClient(base_url=options["url"]) as http:
+            residents = Residents(http, options["tenant"], login, city, interval=options["report_every"])
+            try:
+                await residents.run(faults_now, stop)
+            finally:
+                await account.close()
+                typer.echo(f"residents reported {residents.stats.reported} problems ({residents.stats.failed} failed)")
+
+    return asyncio.create_task(run())
 
 
 def _transport(city: City, options: dict[str, Any], client: UrbisClient, store: TokenStore) -> Transport:

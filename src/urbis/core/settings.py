@@ -231,7 +231,7 @@ class Settings(BaseSettings):
     citizen_rate_limit_ip: str = Field(
         "30/minute",
         description="Most citizen submissions (reports, comments, flags, supports, votes, Open311 POSTs) from one IP "
-        "address, as 'N/second|minute|hour|day'; beyond it 429 with Retry-After.",
+        "address, as 'N/second', 'N/minute', 'N/hour' or 'N/day'; beyond it 429 with Retry-After.",
     )
     citizen_rate_limit_account: str = Field(
         "10/minute", description="Most citizen submissions by one account (or Open311 API key), same syntax."
