@@ -195,6 +195,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(reports.router)
     app.include_router(residents.router)
     _wire_dashboard(app, settings, db, clock, background)
+    # The residents' app after the dashboard's pages: its own error pages under /app win.
+    from urbis.web.citizen import install_citizen_app
+
+    install_citizen_app(app)
     return app
 
 

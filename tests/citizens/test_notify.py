@@ -14,8 +14,8 @@ from urbis.app import create_app
 from urbis.citizens.mail import outbox
 from urbis.citizens.model import Stage
 from urbis.citizens.moderation import Moderation
-from urbis.citizens.notify import FollowKind, Notifier, account_emails
-from urbis.citizens.service import ReportChanged, ReportService, Submission
+from urbis.citizens.notify import FollowKind, Notifier
+from urbis.citizens.service import ReportService, Submission
 from urbis.core.errors import BadRequestData, NotFound
 
 PASSWORD = "correct horse battery staple 42"
@@ -24,21 +24,8 @@ LAMP_LAT, LAMP_LONG = 50.7355, 7.1010
 
 
 def wire_notifier(app: FastAPI) -> Notifier:
-    """The app's notifier; built and subscribed here when the app does not wire one itself."""
-    existing = getattr(app.state, "notifier", None)
-    if isinstance(existing, Notifier):
-        return existing
-    reports: ReportService = app.state.citizen_reports
-    notifier = Notifier(
-        app.state.db,
-        reports=reports,
-        email_of=account_emails(app.state.accounts),
-        mailer=app.state.mailer,
-        base_url=app.state.settings.effective_base_url,
-        clock=reports.clock,
-    )
-    app.state.bus.subscribe(ReportChanged, notifier.on_report_changed)
-    app.state.notifier = notifier
+    """The app's notifier (create_app builds it and subscribes it to the bus)."""
+    notifier: Notifier = app.state.notifier
     return notifier
 
 

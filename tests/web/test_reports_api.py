@@ -20,8 +20,6 @@ from urbis.app import create_app
 from urbis.citizens.mail import outbox
 from urbis.citizens.service import ReportService, report_entity_id
 from urbis.core.audit import AuditFilter
-from urbis.web import reports as reports_api
-from urbis.web import residents as residents_api
 
 URL = "/api/v1/reports"
 LAMP = {
@@ -43,13 +41,8 @@ PERSONAL = {
 
 
 def citizen_app(db_url: str, tenant: str, **overrides: object) -> FastAPI:
-    """A whole app with the reports and residents APIs and the notifier (added here if the app lacks them)."""
+    """A whole app: the reports and residents APIs and the notifier are wired by create_app."""
     app = create_app(make_settings(db_url, tenant, **overrides))
-    paths = {getattr(route, "path", "") for route in app.routes}
-    if URL not in paths:
-        app.include_router(reports_api.router)
-    if "/api/v1/me/reports" not in paths:
-        app.include_router(residents_api.router)
     wire_notifier(app)
     return app
 

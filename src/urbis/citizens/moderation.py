@@ -12,6 +12,7 @@ The flags table is shared: ``kind`` names what was flagged (``report``, ``commen
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -130,6 +131,20 @@ def count_flags(conn: Connection, tenant: str, kind: str, item_id: str) -> int:
     """How many different people flagged an item."""
     query = select(func.count()).where(flags.c.tenant == tenant, flags.c.kind == kind, flags.c.item_id == item_id)
     return int(conn.execute(query).scalar_one())
+
+
+def flag_counts(conn: Connection, tenant: str, kind: str, item_ids: Sequence[str]) -> dict[str, int]:
+    """How many people flagged each of many items (those never flagged are left out)."""
+    counted: dict[str, int] = {}
+    for start in range(0, len(item_ids), 500):  # some SQLite builds bind at most 999 values at once
+        chunk = list(item_ids[start : start + 500])
+        query = (
+            select(flags.c.item_id, func.count())
+            .where(flags.c.tenant == tenant, flags.c.kind == kind, flags.c.item_id.in_(chunk))
+            .group_by(flags.c.item_id)
+        )
+        counted |= {item_id: int(count) for item_id, count in conn.execute(query).all()}
+    return counted
 
 
 def flag_reasons(conn: Connection, tenant: str, kind: str, item_id: str) -> dict[str, int]:

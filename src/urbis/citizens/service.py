@@ -591,6 +591,13 @@ class ReportService:
         with self.db.read() as conn:
             return store.links_of(conn, tenant, report_id)
 
+    def triage_marks(self, tenant: str, report_ids: Sequence[str]) -> tuple[dict[str, int], set[str]]:
+        """For a page of the triage queue: how many people flagged each report, and which are linked to a fault."""
+        with self.db.read() as conn:
+            flagged = moderation.flag_counts(conn, tenant, "report", report_ids)
+            linked = store.linked_reports(conn, tenant, report_ids)
+        return flagged, linked
+
     def contact(self, tenant: str, report_id: str) -> Contact | None:
         """Who sent a report (staff only: personal data)."""
         with self.db.read() as conn:

@@ -459,6 +459,7 @@ class ReportFilter:
     district: str | None = None
     object_id: str | None = None
     object_type: str | None = None
+    channels: tuple[Channel, ...] | None = None
     moderation: tuple[Moderation, ...] | None = None
     confirmed: bool | None = None
     public_only: bool = False
@@ -497,6 +498,8 @@ def _conditions(tenant: str, wanted: ReportFilter) -> list[Any]:
         out.append(c.object_id == wanted.object_id)
     if wanted.object_type is not None:
         out.append(c.object_type == wanted.object_type)
+    if wanted.channels is not None:
+        out.append(c.channel.in_([channel.value for channel in wanted.channels]))
     if wanted.moderation is not None:
         out.append(c.moderation.in_([m.value for m in wanted.moderation]))
     if wanted.confirmed is not None:
@@ -735,6 +738,25 @@ def reports_linked_to(conn: Connection, tenant: str, ticket_id: str) -> list[str
         select(links.c.report_id).where(links.c.tenant == tenant, links.c.ticket_id == ticket_id)
     ).scalars()
     return sorted(set(rows))
+
+
+#: Ids per query of a batch read (an export holds thousands; some SQLite builds bind at most 999 at once).
+ID_CHUNK = 500
+
+
+def linked_reports(conn: Connection, tenant: str, report_ids: Sequence[str]) -> set[str]:
+    """Which of the reports are linked to any alarm or work order."""
+    found: set[str] = set()
+    for start in range(0, len(report_ids), ID_CHUNK):
+        chunk = list(report_ids[start : start + ID_CHUNK])
+        found |= set(
+            conn.execute(
+                select(links.c.report_id)
+                .where(links.c.tenant == tenant, links.c.report_id.in_(chunk))
+                .group_by(links.c.report_id)
+            ).scalars()
+        )
+    return found
 
 
 def open_linked_reports(conn: Connection) -> list[tuple[str, str]]:

@@ -14,20 +14,15 @@ from fastapi.testclient import TestClient
 from conftest import login_headers, make_settings
 from problem_details import assert_problem
 from urbis.app import create_app
-from urbis.citizens.participation.service import ParticipationService
 from urbis.core.clock import FixedClock
-from urbis.web import participation
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 API = "/api/v1/participation"
 
 
 def with_participation(app: FastAPI, clock: FixedClock) -> FastAPI:
-    """The app with the participation API, unless create_app already wires it (then it is left alone)."""
-    if not any(getattr(route, "path", "").startswith(API) for route in app.routes):
-        app.include_router(participation.router)
-    if not hasattr(app.state, "participation"):
-        app.state.participation = ParticipationService(app.state.db, app.state.settings, clock=clock, bus=app.state.bus)
+    """The app (create_app wires the participation API and service, on the app's clock)."""
+    assert app.state.participation.clock is clock
     return app
 
 

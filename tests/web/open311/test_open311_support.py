@@ -23,8 +23,6 @@ from httpx import Response
 from conftest import make_settings
 from urbis.app import create_app
 from urbis.core.clock import Clock
-from urbis.web import media
-from urbis.web.open311 import routes
 
 API = "/open311/v2"
 JSON_TYPE = "application/json; charset=utf-8"
@@ -43,14 +41,7 @@ LAMP_FORM = {
 
 
 def serve_open311(app: FastAPI) -> FastAPI:
-    """``app`` with the Open311 and media routers, unless create_app already includes them."""
-    for router, prefix in ((routes.router, "/open311"), (media.router, "/media/reports")):
-        present = any(
-            getattr(route, "original_router", None) is router or str(getattr(route, "path", "")).startswith(prefix)
-            for route in app.routes
-        )
-        if not present:
-            app.include_router(router)
+    """``app`` as create_app builds it (it serves Open311 and the photos)."""
     return app
 
 

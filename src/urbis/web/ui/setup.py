@@ -13,6 +13,7 @@ from urbis.core.settings import Settings
 from urbis.web.errors import problem_of, problem_response
 from urbis.web.ui import pages
 from urbis.web.ui.charts import router as charts_router
+from urbis.web.ui.citizens_console import router as citizens_console_router
 from urbis.web.ui.common import render
 from urbis.web.ui.console import router as console_router
 from urbis.web.ui.map import router as map_router
@@ -71,5 +72,6 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
 
     app.include_router(pages.router)
     app.include_router(console_router)
+    app.include_router(citizens_console_router)
     app.include_router(charts_router)
     app.include_router(map_router)
