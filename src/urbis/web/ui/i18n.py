@@ -123,20 +123,24 @@ class Formats:
         return format_time(moment.astimezone(self.zone), format="short", locale=self.locale)
 
 
-def extract_messages() -> list[tuple[str, list[str]]]:
+#: A message's id: its text, or (singular, plural) for a message counted with ``ngettext``.
+MessageId = str | tuple[str, str]
+
+
+def extract_messages() -> list[tuple[MessageId, list[str]]]:
     """Every message the templates ask to translate, with where it occurs (``file:line``), sorted."""
     from babel.messages.extract import extract_from_dir
 
     templates = TRANSLATIONS_DIR.parent / "templates"
-    found: dict[str, list[str]] = {}
+    found: dict[MessageId, list[str]] = {}
     method_map = [("**.html", "jinja2.ext:babel_extract")]
     options = {"**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "false"}}
     for filename, line, message, _comments, _context in extract_from_dir(
         str(templates), method_map=method_map, options_map=options
     ):
-        text = message if isinstance(message, str) else message[0]
-        found.setdefault(text, []).append(f"{filename}:{line}")
-    return sorted(found.items())
+        key: MessageId = message if isinstance(message, str) else (str(message[0]), str(message[1]))
+        found.setdefault(key, []).append(f"{filename}:{line}")
+    return sorted(found.items(), key=lambda item: (item[0] if isinstance(item[0], str) else item[0][0], str(item[0])))
 
 
 def update_catalogue(language: str) -> tuple[int, int]:
@@ -148,12 +152,13 @@ def update_catalogue(language: str) -> tuple[int, int]:
     from babel.messages.pofile import write_po
 
     path = catalogue_path(language)
-    old: dict[str, str] = {}
+    old: dict[MessageId, str | tuple[str, ...]] = {}
     if path.exists():
         with path.open("rb") as source:
             for message in read_po(source, locale=language):
-                if message.id and isinstance(message.id, str) and isinstance(message.string, str):
-                    old[message.id] = message.string
+                if message.id:
+                    key = message.id if isinstance(message.id, str) else (str(message.id[0]), str(message.id[1]))
+                    old[key] = message.string if isinstance(message.string, str) else tuple(message.string or ())
     catalog = Catalog(
         locale=language,
         domain=DOMAIN,
@@ -168,8 +173,8 @@ def update_catalogue(language: str) -> tuple[int, int]:
     )
     missing = 0
     for text, places in extract_messages():
-        translated = old.get(text, "")
-        missing += not translated
+        translated = old.get(text, "" if isinstance(text, str) else ("", ""))
+        missing += not all(translated) if isinstance(translated, tuple) else not translated
         locations = [(place.rsplit(":", 1)[0], int(place.rsplit(":", 1)[1])) for place in places]
         catalog.add(text, translated, locations=locations)
     path.parent.mkdir(parents=True, exist_ok=True)
