@@ -197,8 +197,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     _wire_dashboard(app, settings, db, clock, background)
     # The residents' app after the dashboard's pages: its own error pages under /app win.
     from urbis.web.citizen import install_citizen_app
+    from urbis.web.citizen.participate import install_participation_pages
 
     install_citizen_app(app)
+    install_participation_pages(app)
     return app
 
 

@@ -25,7 +25,9 @@ var SHELL = [
 ];
 // Paths never kept: personal pages, forms that carry secrets, and the resident API.
 var PRIVATE = [/^\/app\/me(\/|\.json$|$)/, /^\/app\/login/, /^\/app\/signup/, /^\/app\/logout/, /\/confirm(\?|$)/,
-  /^\/api\/v1\/me(\/|$)/, /^\/app\/sw\.js$/];
+  /^\/api\/v1\/me(\/|$)/, /^\/app\/sw\.js$/,
+  // A budget's page shows the voter's own ballot and receipt: not for a shared phone's cache.
+  /^\/app\/participate\/budgets\//];
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
