@@ -92,6 +92,7 @@ class CitizenServer:
     url: str
     tenant: str
     username: str
+    operator: str
     report_id: str
     process: subprocess.Popen[bytes]
     log: Path
@@ -139,6 +140,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CitizenServer]:
             check=False,
         )
         assert created.returncode == 0, created.stderr.decode(errors="replace")
+        operator = f"olga-{tenant}"
+        staff = subprocess.run(
+            [*CLI, "user", "create", operator, "--tenant", tenant, "--role", "operator", "--password", PASSWORD],
+            env=env,
+            cwd=workdir,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert staff.returncode == 0, staff.stderr.decode(errors="replace")
         seeded = httpx.post(
             f"{url}/ngsi-ld/v1/entityOperations/upsert",
             json=CITY,
@@ -146,7 +157,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CitizenServer]:
             timeout=10,
         )
         assert seeded.status_code in (201, 204), seeded.text
-        yield CitizenServer(url, tenant, username, first_report(url, username), process, log)
+        yield CitizenServer(url, tenant, username, operator, first_report(url, username), process, log)
     finally:
         process.terminate()
         try:
@@ -278,6 +289,73 @@ def test_a_resident_reports_a_dark_street_light_from_a_phone(
         with Image.open(io.BytesIO(served.content)) as stored:
             assert not stored.getexif(), "the stored photo still carries EXIF"
         assert b"SecretCam" not in served.content and b"GPS" not in served.content
+
+
+def test_staff_triage_and_close_a_report_and_the_resident_sees_the_update(
+    chromium: Any, server: CitizenServer, tmp_path: Path
+) -> None:
+    photo = tmp_path / "flicker.jpg"
+    photo.write_bytes(jpeg_with_gps(320, 240))
+    with phone(chromium, server) as (_, resident):
+        # The resident reports a flickering lamp with a photo.
+        log_in(resident, server, "/app/report")
+        resident.goto("/app/report?service=streetlight&lat=50.7357&long=7.1012")
+        resident.get_by_label("What is wrong with the light?").select_option("flickering")
+        resident.get_by_label("Description").fill("It flickers all night long.")
+        resident.set_input_files("#field-photos", str(photo))
+        resident.get_by_role("button", name="Send the report").click()
+        resident.wait_for_url("**/app/reports/*?new=1")
+        report_id = resident.url.split("/app/reports/")[1].split("?")[0]
+        served = httpx.get(server.url + resident.locator("ul.photos img").first.get_attribute("src"), timeout=10)
+        with Image.open(io.BytesIO(served.content)) as stored:
+            assert not stored.getexif(), "the stored photo still carries EXIF"
+
+        # An operator finds it new in the triage queue, answers it, and sends a crew.
+        staff_context = chromium.new_context(base_url=server.url, locale="en-GB")
+        staff = staff_context.new_page()
+        try:
+            staff.goto("/login?next=/dashboard/console/reports")
+            staff.get_by_label("Username").fill(server.operator)
+            staff.get_by_label("Password").fill(PASSWORD)
+            staff.get_by_role("button", name="Log in").click()
+            staff.wait_for_url("**/dashboard/console/reports")
+            row = staff.locator(f"#report-{report_id}")
+            assert row.get_attribute("data-new") == "true"
+            row.get_by_role("link", name=report_id).click()
+            staff.wait_for_url(f"**/dashboard/console/reports/{report_id}")
+            staff.get_by_label("New stage").select_option("investigating")
+            staff.get_by_label("Public note (the sender is told)").fill("A crew will look at it tonight.")
+            staff.get_by_role("button", name="Set stage").click()
+            staff.wait_for_load_state()
+            staff.get_by_role("button", name="Open a work order").click()
+            staff.wait_for_selector("#report-links [data-link^='work_order:']")
+            order_id = staff.locator("#report-links [data-link^='work_order:'] a").first.inner_text().strip()
+            screenshot(staff, "back-office-report.png")
+            # The crew's job is closed in the work-order console: that closes the report.
+            staff.goto("/dashboard/console/work-orders?state=all")
+            order = staff.locator(f"#order-{order_id}")
+            order.locator("input[name=note]").fill("Lamp replaced")
+            order.get_by_role("button", name="Close").click()
+            wait_for(
+                "the report to close with its work order",
+                lambda: (
+                    httpx.get(f"{server.url}/app/reports/{report_id}.json", timeout=5).json()["stage"] == "fixed"
+                    or None
+                ),
+                30,
+            )
+        finally:
+            staff_context.close()
+
+        # The resident sees the answer and the fix on the report's page and among their reports.
+        resident.goto(f"/app/reports/{report_id}")
+        page_text = resident.locator("main").inner_text()
+        assert "Fixed" in page_text
+        assert "A crew will look at it tonight." in page_text
+        assert "Lamp replaced" in page_text
+        screenshot(resident, "citizen-report-fixed.png")
+        resident.goto("/app/me")
+        assert report_id in resident.locator("main").inner_html()
 
 
 def test_the_app_reads_offline_after_one_visit(chromium: Any, server: CitizenServer) -> None:

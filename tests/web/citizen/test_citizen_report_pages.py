@@ -173,7 +173,7 @@ def test_an_anonymous_report_with_a_photo_waits_for_its_e_mail_confirmation(
         assert confirmed.headers["location"] == f"/app/reports/{report_id}?confirmed=1"
         public = assert_page(stranger.get(f"/app/reports/{report_id}?confirmed=1"))
         assert "your report is confirmed and now public" in public
-        (photo,) = re.findall(r'<img src="(/media/reports/[0-9a-f]{12})"', public)
+        (photo,) = re.findall(r'<img src="(/media/reports/[0-9a-f]{12}\?tenant=[^"]+)"', public)
         served = stranger.get(photo)
         assert served.status_code == 200
         with Image.open(io.BytesIO(served.content)) as image:
@@ -196,7 +196,7 @@ def test_a_logged_in_resident_reports_publicly_at_once(citizen_app: FastAPI, cit
     assert report.public and report.object_id == LAMP_ID and report.public_name is None
     html = assert_page(citizen.get(f"/app/reports/{report_id}?new=1"))
     assert "Your report has been sent to Street lighting." in html
-    assert len(re.findall(r'<img src="/media/reports/[0-9a-f]{12}"', html)) == 2
+    assert len(re.findall(r'<img src="/media/reports/[0-9a-f]{12}\?tenant=[^"]+"', html)) == 2
     assert username not in html.replace(f"You are reporting as {username}", "")  # names are private by default
     assert citizen_app.state.citizen_reports.sender_is(tenant, report_id, username)
     # An asset chosen for a category that does not concern it is dropped, not an error.

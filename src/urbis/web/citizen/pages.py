@@ -42,7 +42,7 @@ from urbis.citizens.notify import (
     parse_follow_kind,
 )
 from urbis.citizens.places import CityPlaces, Places
-from urbis.citizens.service import PHOTO_PATH, ReportService, Submission
+from urbis.citizens.service import ReportService, Submission, photo_link
 from urbis.citizens.views import public_report_view, report_url
 from urbis.context.jsonld import URBIS_CONTEXT_URL
 from urbis.core.auth.passwords import MIN_PASSWORD_LENGTH
@@ -730,7 +730,7 @@ def _report_context(request: Request, visit: Visit, report_id: str) -> dict[str,
         "category": category,
         "answers": views.answer_lines(category, report),
         "updates": views.public_updates(service.history(visit.tenant, report.id)),
-        "photos": [PHOTO_PATH.format(photo_id=photo_id) for photo_id in report.photos] if report.public else [],
+        "photos": [photo_link("", report.tenant, photo_id) for photo_id in report.photos] if report.public else [],
         "hidden_photos": 0 if report.public else len(report.photos),
         "tracking_url": report_url(settings.effective_base_url, report.id),
         "sender": sender,
