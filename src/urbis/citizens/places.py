@@ -97,6 +97,20 @@ def _shape(geometry: Any) -> BaseGeometry | None:
     return found if found.is_valid and not found.is_empty else None
 
 
+def leaf_areas(areas: Sequence[Entity], contained_in: str) -> list[Entity]:
+    """The areas no other area is contained in: the districts, not the boroughs made of them.
+
+    ``contained_in`` is the expanded IRI of ``containedInPlace``.
+    """
+    containers: set[str] = set()
+    for area in areas:
+        parent = default_value(area, contained_in)
+        for target in parent if isinstance(parent, list) else [parent]:
+            if isinstance(target, str):
+                containers.add(target)
+    return [area for area in areas if area["id"] not in containers]
+
+
 class Places:
     """The districts and streets of every tenant, from the context, cached for ``ttl`` seconds."""
 
@@ -140,14 +154,8 @@ class Places:
                 self._cache.pop(tenant, None)
 
     def _read(self, tenant: str) -> CityPlaces:
-        areas = self.context.entities_of_type(tenant, self.area_type)
-        containers: set[str] = set()
-        for area in areas:
-            parent = default_value(area, self.contained_in)
-            for target in parent if isinstance(parent, list) else [parent]:
-                if isinstance(target, str):
-                    containers.add(target)
-        districts = [a for a in (self._area(e, "district") for e in areas if e["id"] not in containers) if a]
+        areas = leaf_areas(self.context.entities_of_type(tenant, self.area_type), self.contained_in)
+        districts = [a for a in (self._area(e, "district") for e in areas) if a]
         streets = [
             a for a in (self._area(e, "street") for e in self.context.entities_of_type(tenant, self.road_type)) if a
         ]

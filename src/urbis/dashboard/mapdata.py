@@ -26,6 +26,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from urbis.citizens.model import Report, Stage
+from urbis.citizens.places import leaf_areas
 from urbis.citizens.service import ReportService, report_entity_id
 from urbis.citizens.store import ReportFilter
 from urbis.context.model import default_value
@@ -333,17 +334,10 @@ class MapService:
         return _text(default_value(entity, self.name)) or local_name(entity["id"])
 
     def _districts(self, tenant: str) -> DistrictIndex:
-        areas = self.context.entities_of_type(tenant, self.area_type)
-        containers: set[str] = set()
-        for area in areas:
-            parent = default_value(area, self.contained_in)
-            for target in parent if isinstance(parent, list) else [parent]:
-                if isinstance(target, str):
-                    containers.add(target)
         districts = []
-        for area in areas:
+        for area in leaf_areas(self.context.entities_of_type(tenant, self.area_type), self.contained_in):
             geometry = default_value(area, self.location)
-            if area["id"] in containers or not isinstance(geometry, dict):
+            if not isinstance(geometry, dict):
                 continue
             districts.append(District(area["id"], self._name(area), geometry, _geometry_shape(geometry)))
         districts.sort(key=lambda d: (d.name, d.id))

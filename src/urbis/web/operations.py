@@ -19,8 +19,16 @@ from urbis.operations.model import Alarm, WorkOrder, parse_severity, parse_state
 from urbis.operations.service import OperationsService, alarm_entity_id, work_order_entity_id
 from urbis.operations.store import TicketFilter
 from urbis.web.deps import current_actor
-from urbis.web.ngsild.common import call, check_params, read_json, tenant_of
-from urbis.web.params import json_response, page_limit, page_offset, text_param
+from urbis.web.ngsild.common import call, check_params, tenant_of
+from urbis.web.params import (
+    json_object,
+    json_response,
+    optional_json_object,
+    page_limit,
+    page_offset,
+    text_member,
+    text_param,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 
@@ -103,31 +111,6 @@ def _filter(request: Request, *, extra: str) -> TicketFilter:
     )
 
 
-async def _object(request: Request) -> dict[str, Any]:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise BadRequestData("the body must be a JSON object")
-    return body
-
-
-async def _optional_object(request: Request) -> dict[str, Any]:
-    """A body that may be left out (acknowledge, close without a note)."""
-    if not (await request.body()).strip():
-        return {}
-    return await _object(request)
-
-
-def _text_member(body: dict[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise BadRequestData(f"'{name}' is required")
-        return None
-    if not isinstance(value, str):
-        raise BadRequestData(f"'{name}' must be a string")
-    return value
-
-
 # -- alarms -----------------------------------------------------------------------------------
 
 
@@ -167,10 +150,10 @@ async def acknowledge_alarm(request: Request, alarm_id: str) -> Response:
 async def assign_alarm(request: Request, alarm_id: str) -> Response:
     """Body ``{"assignee": "<name>"}``; ``null`` takes it back."""
     tenant, actor = _operator(request)
-    body = await _object(request)
+    body = await json_object(request)
     if "assignee" not in body:
         raise BadRequestData("'assignee' is required (null to unassign)")
-    assignee = _text_member(body, "assignee")
+    assignee = text_member(body, "assignee")
     alarm = await call(_operations(request).assign_alarm, tenant, alarm_id, assignee, by=actor.subject)
     return json_response(alarm_json(alarm))
 
@@ -179,7 +162,7 @@ async def assign_alarm(request: Request, alarm_id: str) -> Response:
 async def close_alarm(request: Request, alarm_id: str) -> Response:
     """Optional body ``{"note": "..."}``; its work orders stay open."""
     tenant, actor = _operator(request)
-    note = _text_member(await _optional_object(request), "note") or f"closed by {actor.subject}"
+    note = text_member(await optional_json_object(request), "note") or f"closed by {actor.subject}"
     alarm = await call(_operations(request).close_alarm, tenant, alarm_id, note, by=actor.subject)
     return json_response(alarm_json(alarm))
 
@@ -200,14 +183,14 @@ async def list_work_orders(request: Request) -> Response:
 async def create_work_order(request: Request) -> Response:
     """Body ``{"title", "source" (an entity id), "description"?, "severity"? (default medium)}``."""
     tenant, actor = _operator(request)
-    body = await _object(request)
+    body = await json_object(request)
     order = await call(
         _operations(request).create_work_order,
         tenant,
-        title=_text_member(body, "title", required=True) or "",
-        description=_text_member(body, "description") or "",
-        source=_text_member(body, "source", required=True) or "",
-        severity=parse_severity(_text_member(body, "severity") or "medium"),
+        title=text_member(body, "title", required=True) or "",
+        description=text_member(body, "description") or "",
+        source=text_member(body, "source", required=True) or "",
+        severity=parse_severity(text_member(body, "severity") or "medium"),
         by=actor.subject,
     )
     return json_response(work_order_json(order), 201, {"Location": f"/api/v1/work-orders/{order.id}"})
@@ -232,10 +215,10 @@ async def acknowledge_work_order(request: Request, order_id: str) -> Response:
 async def assign_work_order(request: Request, order_id: str) -> Response:
     """Body ``{"assignee": "<person or crew>"}``; ``null`` takes it back."""
     tenant, actor = _operator(request)
-    body = await _object(request)
+    body = await json_object(request)
     if "assignee" not in body:
         raise BadRequestData("'assignee' is required (null to unassign)")
-    assignee = _text_member(body, "assignee")
+    assignee = text_member(body, "assignee")
     order = await call(_operations(request).assign_work_order, tenant, order_id, assignee, by=actor.subject)
     return json_response(work_order_json(order))
 
@@ -244,6 +227,6 @@ async def assign_work_order(request: Request, order_id: str) -> Response:
 async def close_work_order(request: Request, order_id: str) -> Response:
     """Optional body ``{"note": "..."}``."""
     tenant, actor = _operator(request)
-    note = _text_member(await _optional_object(request), "note") or f"closed by {actor.subject}"
+    note = text_member(await optional_json_object(request), "note") or f"closed by {actor.subject}"
     order = await call(_operations(request).close_work_order, tenant, order_id, note, by=actor.subject)
     return json_response(work_order_json(order))

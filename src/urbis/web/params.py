@@ -10,10 +10,37 @@ from fastapi import Request
 from starlette.responses import Response
 
 from urbis.core.errors import BadRequestData
-from urbis.web.ngsild.common import settings_of
+from urbis.web.ngsild.common import read_json, settings_of
 
 #: Items in a page when the client does not say.
 LIST_DEFAULT = 100
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The JSON body, which must be an object (400 otherwise)."""
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be a JSON object")
+    return body
+
+
+async def optional_json_object(request: Request) -> dict[str, Any]:
+    """A JSON object body that may be left out (acknowledge, close without a note): ``{}`` then."""
+    if not (await request.body()).strip():
+        return {}
+    return await json_object(request)
+
+
+def text_member(body: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    """A string member of a JSON body (``None`` when absent; 400 when required and absent, or not a string)."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise BadRequestData(f"'{name}' is required")
+        return None
+    if not isinstance(value, str):
+        raise BadRequestData(f"'{name}' must be a string")
+    return value
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

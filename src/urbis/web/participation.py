@@ -32,8 +32,16 @@ from urbis.core.auth.roles import can_manage_citizens, can_participate, require
 from urbis.core.auth.tokens import Actor
 from urbis.core.errors import BadRequestData
 from urbis.web.deps import current_actor
-from urbis.web.ngsild.common import call, check_params, read_json, settings_of, tenant_of
-from urbis.web.params import json_response, page_limit, page_offset, text_param
+from urbis.web.ngsild.common import call, check_params, settings_of, tenant_of
+from urbis.web.params import (
+    json_object,
+    json_response,
+    optional_json_object,
+    page_limit,
+    page_offset,
+    text_member,
+    text_param,
+)
 from urbis.web.ratelimit import limit_read, limit_submission
 
 router = APIRouter(prefix="/api/v1/participation", tags=["participation"])
@@ -72,19 +80,6 @@ def _staff(request: Request) -> tuple[str, Actor]:
     return tenant, actor
 
 
-async def _object(request: Request) -> dict[str, Any]:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise BadRequestData("the body must be a JSON object")
-    return body
-
-
-async def _optional_object(request: Request) -> dict[str, Any]:
-    if not (await request.body()).strip():
-        return {}
-    return await _object(request)
-
-
 def _known(body: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
     """Refuse members the endpoint does not know (a typo should not be silently ignored)."""
     unknown = set(body) - allowed
@@ -93,19 +88,8 @@ def _known(body: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
     return body
 
 
-def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise BadRequestData(f"'{name}' is required")
-        return None
-    if not isinstance(value, str):
-        raise BadRequestData(f"'{name}' must be a string")
-    return value
-
-
 def _instant(body: dict[str, Any], name: str) -> datetime | None:
-    raw = _text(body, name)
+    raw = text_member(body, name)
     if raw is None:
         return None
     try:
@@ -170,7 +154,7 @@ async def list_proposals(request: Request) -> Response:
 async def create_proposal(request: Request) -> Response:
     """Body ``{"title", "body", "district"?, "location"? {"lat","lon"}, "showName"? (default false)}``."""
     tenant, actor = _resident(request)
-    body = _known(await _object(request), {"title", "body", "district", "location", "showName"})
+    body = _known(await json_object(request), {"title", "body", "district", "location", "showName"})
     draft = check_draft(
         body.get("title"),
         body.get("body"),
@@ -200,8 +184,8 @@ async def moderation_queue(request: Request) -> Response:
 async def flag_comment(request: Request, comment_id: str) -> Response:
     """Body ``{"reason": "spam" | "offensive" | "does-not-belong" | "personal-data"}``."""
     tenant, actor = _resident(request)
-    body = _known(await _object(request), {"reason"})
-    reason = parse_flag_reason(_text(body, "reason", required=True) or "")
+    body = _known(await json_object(request), {"reason"})
+    reason = parse_flag_reason(text_member(body, "reason", required=True) or "")
     await call(_service(request).flag_comment, tenant, comment_id, actor.subject, reason)
     return Response(status_code=204)
 
@@ -210,8 +194,8 @@ async def flag_comment(request: Request, comment_id: str) -> Response:
 async def moderate_comment(request: Request, comment_id: str) -> Response:
     """Body ``{"state": "public" | "hidden", "reason"}`` (a reason is required to hide)."""
     tenant, actor = _staff(request)
-    body = _known(await _object(request), {"state", "reason"})
-    state = parse_staff_decision(_text(body, "state", required=True) or "")
+    body = _known(await json_object(request), {"state", "reason"})
+    state = parse_staff_decision(text_member(body, "state", required=True) or "")
     view = await call(
         _service(request).moderate_comment, tenant, comment_id, state, body.get("reason"), by=actor.subject
     )
@@ -251,8 +235,8 @@ async def withdraw(request: Request, proposal_id: str) -> Response:
 async def answer(request: Request, proposal_id: str) -> Response:
     """Body ``{"status": "evaluating" | "accepted" | "rejected", "reason", "cost"?}``; published on the proposal."""
     tenant, actor = _staff(request)
-    body = _known(await _object(request), {"status", "reason", "cost"})
-    status = parse_answer_status(_text(body, "status", required=True) or "")
+    body = _known(await json_object(request), {"status", "reason", "cost"})
+    status = parse_answer_status(text_member(body, "status", required=True) or "")
     view = await call(
         _service(request).answer,
         tenant,
@@ -269,8 +253,8 @@ async def answer(request: Request, proposal_id: str) -> Response:
 async def flag_proposal(request: Request, proposal_id: str) -> Response:
     """Body ``{"reason"}``; enough different people flagging hide it until staff look at it."""
     tenant, actor = _resident(request)
-    body = _known(await _object(request), {"reason"})
-    reason = parse_flag_reason(_text(body, "reason", required=True) or "")
+    body = _known(await json_object(request), {"reason"})
+    reason = parse_flag_reason(text_member(body, "reason", required=True) or "")
     await call(_service(request).flag_proposal, tenant, proposal_id, actor.subject, reason)
     return Response(status_code=204)
 
@@ -279,8 +263,8 @@ async def flag_proposal(request: Request, proposal_id: str) -> Response:
 async def moderate_proposal(request: Request, proposal_id: str) -> Response:
     """Body ``{"state": "public" | "hidden", "reason"}`` (a reason is required to hide)."""
     tenant, actor = _staff(request)
-    body = _known(await _object(request), {"state", "reason"})
-    state = parse_staff_decision(_text(body, "state", required=True) or "")
+    body = _known(await json_object(request), {"state", "reason"})
+    state = parse_staff_decision(text_member(body, "state", required=True) or "")
     view = await call(
         _service(request).moderate_proposal, tenant, proposal_id, state, body.get("reason"), by=actor.subject
     )
@@ -309,7 +293,7 @@ async def list_comments(request: Request, proposal_id: str) -> Response:
 async def add_comment(request: Request, proposal_id: str) -> Response:
     """Body ``{"body", "showName"? (default false)}``, at most 1000 characters."""
     tenant, actor = _resident(request)
-    body = _known(await _object(request), {"body", "showName"})
+    body = _known(await json_object(request), {"body", "showName"})
     view = await call(
         _service(request).add_comment, tenant, proposal_id, actor.subject, body.get("body"), body.get("showName", False)
     )
@@ -357,7 +341,7 @@ async def create_budget(request: Request) -> Response:
     "minimumProjects"}``, ``{"kind": "project-range", "minimumProjects", "maximumProjects"}``.
     """
     tenant, actor = _staff(request)
-    draft = _budget_draft(request, await _object(request))
+    draft = _budget_draft(request, await json_object(request))
     view = await call(_service(request).create_budget, tenant, draft, by=actor.subject)
     return json_response(view.to_json(), 201, {"Location": f"{router.prefix}/budgets/{view.budget.id}"})
 
@@ -374,7 +358,7 @@ async def get_budget(request: Request, budget_id: str) -> Response:
 async def edit_budget(request: Request, budget_id: str) -> Response:
     """The same body as creating it; only before voting."""
     tenant, actor = _staff(request)
-    draft = _budget_draft(request, await _object(request))
+    draft = _budget_draft(request, await json_object(request))
     return json_response(
         (await call(_service(request).edit_budget, tenant, budget_id, draft, by=actor.subject)).to_json()
     )
@@ -384,8 +368,8 @@ async def edit_budget(request: Request, budget_id: str) -> Response:
 async def change_phase(request: Request, budget_id: str) -> Response:
     """Body ``{"phase": "informing" | "voting" | "finished"}``; never back."""
     tenant, actor = _staff(request)
-    body = _known(await _object(request), {"phase"})
-    phase = parse_phase(_text(body, "phase", required=True) or "")
+    body = _known(await json_object(request), {"phase"})
+    phase = parse_phase(text_member(body, "phase", required=True) or "")
     view = await call(_service(request).change_phase, tenant, budget_id, phase, by=actor.subject)
     return json_response(view.to_json())
 
@@ -394,7 +378,7 @@ async def change_phase(request: Request, budget_id: str) -> Response:
 async def add_project(request: Request, budget_id: str) -> Response:
     """Body ``{"heading", "title", "description"?, "cost", "proposalId"?}``; only before voting."""
     tenant, actor = _staff(request)
-    body = _known(await _object(request), _PROJECT_MEMBERS)
+    body = _known(await json_object(request), _PROJECT_MEMBERS)
     project = await call(
         _service(request).add_project,
         tenant,
@@ -413,7 +397,7 @@ async def add_project(request: Request, budget_id: str) -> Response:
 async def edit_project(request: Request, budget_id: str, project_id: str) -> Response:
     """The same body as adding it; only before voting."""
     tenant, actor = _staff(request)
-    body = _known(await _object(request), _PROJECT_MEMBERS)
+    body = _known(await json_object(request), _PROJECT_MEMBERS)
     project = await call(
         _service(request).edit_project,
         tenant,
@@ -433,8 +417,8 @@ async def edit_project(request: Request, budget_id: str, project_id: str) -> Res
 async def cast_ballot(request: Request, budget_id: str) -> Response:
     """Body ``{"heading", "projects": [ids]}``; checked against the heading's rules, final once cast (409 after)."""
     tenant, actor = _resident(request)
-    body = _known(await _object(request), {"heading", "projects"})
-    heading = _text(body, "heading", required=True) or ""
+    body = _known(await json_object(request), {"heading", "projects"})
+    heading = text_member(body, "heading", required=True) or ""
     chosen = body.get("projects")
     if not isinstance(chosen, list) or not all(isinstance(p, str) for p in chosen) or len(chosen) > 1000:
         raise BadRequestData("'projects' is a list of project ids")
@@ -491,12 +475,12 @@ async def create_poll(request: Request) -> Response:
     """Body ``{"question", "options": [2-20 texts], "maxChoices"? (1), "opensAt"? (now), "closesAt", "resultsVisibility"? ("live" or "after_close")}``."""
     tenant, actor = _staff(request)
     body = _known(
-        await _object(request), {"question", "options", "maxChoices", "opensAt", "closesAt", "resultsVisibility"}
+        await json_object(request), {"question", "options", "maxChoices", "opensAt", "closesAt", "resultsVisibility"}
     )
     closes_at = _instant(body, "closesAt")
     if closes_at is None:
         raise BadRequestData("'closesAt' is required")
-    visibility = _text(body, "resultsVisibility")
+    visibility = text_member(body, "resultsVisibility")
     view = await call(
         _service(request).create_poll,
         tenant,
@@ -523,7 +507,7 @@ async def get_poll(request: Request, poll_id: str) -> Response:
 async def vote(request: Request, poll_id: str) -> Response:
     """Body ``{"choices": [option numbers, 0 first]}``; one vote per person (409 the second time)."""
     tenant, actor = _resident(request)
-    body = _known(await _object(request), {"choices"})
+    body = _known(await json_object(request), {"choices"})
     view = await call(_service(request).vote, tenant, poll_id, actor.subject, body.get("choices"))
     return json_response(view.to_json())
 
@@ -532,7 +516,7 @@ async def vote(request: Request, poll_id: str) -> Response:
 async def close_poll(request: Request, poll_id: str) -> Response:
     """Voting ends at once."""
     tenant, actor = _staff(request)
-    await _optional_object(request)
+    await optional_json_object(request)
     return json_response((await call(_service(request).close_poll, tenant, poll_id, by=actor.subject)).to_json())
 
 

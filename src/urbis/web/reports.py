@@ -45,12 +45,20 @@ from urbis.citizens.store import ApiKey, ReportFilter, question_json, question_o
 from urbis.citizens.views import public_report_view, report_url, staff_report_view, update_view
 from urbis.core.auth.roles import can_manage_citizens, can_participate, require
 from urbis.core.auth.tokens import Actor
-from urbis.core.errors import BadRequestData, NotFound, PayloadTooLarge, UnsupportedMediaType
+from urbis.core.errors import BadRequestData, NotFound, UnsupportedMediaType
 from urbis.operations.model import Severity, parse_severity
 from urbis.web.deps import current_actor
 from urbis.web.errors import problem_of, problem_response
-from urbis.web.ngsild.common import call, check_params, read_json, settings_of, tenant_of
-from urbis.web.params import json_response, page_limit, page_offset, text_param
+from urbis.web.ngsild.common import call, check_params, read_body, settings_of, tenant_of
+from urbis.web.params import (
+    json_object,
+    json_response,
+    optional_json_object,
+    page_limit,
+    page_offset,
+    text_member,
+    text_param,
+)
 from urbis.web.ratelimit import RateLimits, TooManyRequests
 
 
@@ -161,28 +169,9 @@ def flagger_of(request: Request, actor: Actor) -> str:
 # -- bodies and parameters ----------------------------------------------------------------------
 
 
-async def _object(request: Request) -> dict[str, Any]:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise BadRequestData("the body must be a JSON object")
-    return body
-
-
-async def _optional_object(request: Request) -> dict[str, Any]:
-    if not (await request.body()).strip():
-        return {}
-    return await _object(request)
-
-
 def _text(body: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise BadRequestData(f"'{name}' is required")
-        return None
-    if not isinstance(value, str):
-        raise BadRequestData(f"'{name}' must be a string")
-    if required and not value.strip():
+    value = text_member(dict(body), name, required=required)
+    if required and value is not None and not value.strip():
         raise BadRequestData(f"'{name}' must not be empty")
     return value
 
@@ -335,25 +324,11 @@ class _Sent:
             self.answers.setdefault(code, []).append(str(item))
 
 
-async def _read_bounded(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the request body is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _form(request: Request) -> FormData:
     """The multipart form, read within a limit that leaves room for the photos."""
     settings = settings_of(request)
     limit = settings.max_body_bytes + MAX_PHOTOS * settings.citizen_photo_max_bytes
-    body = await _read_bounded(request, limit)
+    body = await read_body(request, limit)
 
     async def replay() -> Message:
         return {"type": "http.request", "body": body, "more_body": False}
@@ -381,7 +356,7 @@ async def _sent_form(request: Request) -> _Sent:
 
 
 async def _sent_json(request: Request) -> _Sent:
-    body = await _object(request)
+    body = await json_object(request)
     sent = _Sent()
     for name, value in body.items():
         if name == "attribute":
@@ -516,7 +491,7 @@ def category_of(code: str, body: Mapping[str, Any]) -> Category:
 async def save_category(request: Request, code: str) -> Response:
     """Body: the category as GET shows it (questions in Open311's attribute shape); 201 when new."""
     tenant, actor = _staff(request)
-    category = category_of(code, await _object(request))
+    category = category_of(code, await json_object(request))
     service = _reports(request)
     created = await call(service.save_category, tenant, category, by=actor.subject)
     saved = await call(service.category, tenant, code)
@@ -541,7 +516,7 @@ async def list_routes(request: Request) -> Response:
 async def add_route(request: Request) -> Response:
     """Body ``{"department", "serviceCode"?, "district"?}`` (at least one of the last two)."""
     tenant, actor = _staff(request)
-    body = await _object(request)
+    body = await json_object(request)
     rule = await call(
         _reports(request).add_route,
         tenant,
@@ -574,7 +549,7 @@ async def list_keys(request: Request) -> Response:
 async def create_key(request: Request) -> Response:
     """Body ``{"name"}`` (the client it is for); the answer shows the key, once."""
     tenant, actor = _staff(request)
-    body = await _object(request)
+    body = await json_object(request)
     key, secret = await call(
         _reports(request).create_api_key, tenant, _text(body, "name", required=True) or "", by=actor.subject
     )
@@ -789,7 +764,7 @@ async def confirm(request: Request, report_id: str) -> Response:
     """Body ``{"code"}``: the report goes public (403 for a wrong or used code)."""
     tenant = tenant_of(request)
     count_submission(request, current_actor(request))
-    code = _text(await _object(request), "code", required=True) or ""
+    code = _text(await json_object(request), "code", required=True) or ""
     service = _reports(request)
     report = await call(service.confirm, tenant, report_id, code)
     view = await call(_public_view, service, tenant, report, _base_url(request))
@@ -803,7 +778,7 @@ async def comment(request: Request, report_id: str) -> Response:
     actor = current_actor(request)
     require(can_participate(actor, tenant), actor, f"comment on the reports of tenant '{tenant}'")
     count_submission(request, actor)
-    text = _text(await _object(request), "text", required=True) or ""
+    text = _text(await json_object(request), "text", required=True) or ""
     entry: Update = await call(_reports(request).comment, tenant, report_id, text, by=actor.subject)
     return json_response(update_view(entry), 201)
 
@@ -812,7 +787,7 @@ async def _flag(request: Request, kind: str, item_id: str) -> Response:
     tenant = tenant_of(request)
     actor = current_actor(request)
     count_submission(request, actor)
-    reason = parse_flag_reason(_text(await _object(request), "reason", required=True) or "")
+    reason = parse_flag_reason(_text(await json_object(request), "reason", required=True) or "")
     await call(_reports(request).flag, tenant, kind, item_id, reason, flagger=flagger_of(request, actor))
     return Response(status_code=204)
 
@@ -836,7 +811,7 @@ async def flag_comment(request: Request, comment_id: str) -> Response:
 async def set_stage(request: Request, report_id: str) -> Response:
     """Body ``{"stage", "note"?, "expectedAt"?}``; the sender and the followers are told."""
     tenant, actor = _staff(request)
-    body = await _object(request)
+    body = await json_object(request)
     stage = parse_stage(_text(body, "stage", required=True) or "")
     service = _reports(request)
     await call(
@@ -855,7 +830,7 @@ async def set_stage(request: Request, report_id: str) -> Response:
 async def reroute(request: Request, report_id: str) -> Response:
     """Body ``{"department"}``."""
     tenant, actor = _staff(request)
-    department = _text(await _object(request), "department", required=True) or ""
+    department = _text(await json_object(request), "department", required=True) or ""
     service = _reports(request)
     await call(service.reroute, tenant, report_id, department, by=actor.subject)
     return json_response(await call(_full_staff_view, service, tenant, report_id, _base_url(request)))
@@ -865,7 +840,7 @@ async def reroute(request: Request, report_id: str) -> Response:
 async def merge(request: Request, report_id: str) -> Response:
     """Body ``{"into"}``: the original's id."""
     tenant, actor = _staff(request)
-    original = _text(await _object(request), "into", required=True) or ""
+    original = _text(await json_object(request), "into", required=True) or ""
     service = _reports(request)
     await call(service.merge, tenant, report_id, original, by=actor.subject)
     return json_response(await call(_full_staff_view, service, tenant, report_id, _base_url(request)))
@@ -875,7 +850,7 @@ async def merge(request: Request, report_id: str) -> Response:
 async def moderate(request: Request, report_id: str) -> Response:
     """Body ``{"state": "public"|"unmoderated"|"hidden", "reason"}``."""
     tenant, actor = _staff(request)
-    body = await _object(request)
+    body = await json_object(request)
     state: Moderation = parse_moderation(_text(body, "state", required=True) or "")
     service = _reports(request)
     await call(service.moderate, tenant, report_id, state, _text(body, "reason") or "", by=actor.subject)
@@ -886,7 +861,7 @@ async def moderate(request: Request, report_id: str) -> Response:
 async def work_order(request: Request, report_id: str) -> Response:
     """Optional body ``{"severity"}`` (default medium); closing the order closes the report."""
     tenant, actor = _staff(request)
-    severity = _text(await _optional_object(request), "severity")
+    severity = _text(await optional_json_object(request), "severity")
     order_id = await call(
         _reports(request).open_work_order,
         tenant,
@@ -901,7 +876,7 @@ async def work_order(request: Request, report_id: str) -> Response:
 async def moderate_comment(request: Request, comment_id: str) -> Response:
     """Body ``{"state", "reason"}``: the comment as staff see it."""
     tenant, actor = _staff(request)
-    body = await _object(request)
+    body = await json_object(request)
     state = parse_moderation(_text(body, "state", required=True) or "")
     entry = await call(
         _reports(request).moderate_comment, tenant, comment_id, state, _text(body, "reason") or "", by=actor.subject

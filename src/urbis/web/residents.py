@@ -27,8 +27,8 @@ from urbis.core.auth.roles import can_participate, require
 from urbis.core.auth.service import AccountService
 from urbis.core.errors import BadRequestData, NotFound
 from urbis.web.deps import current_actor
-from urbis.web.ngsild.common import call, check_params, read_json, settings_of, tenant_of
-from urbis.web.params import int_param, json_response, page_offset
+from urbis.web.ngsild.common import call, check_params, settings_of, tenant_of
+from urbis.web.params import int_param, json_object, json_response, page_offset
 from urbis.web.reports import RetryAfterRoute
 
 router = APIRouter(prefix="/api/v1/me", tags=["residents"], route_class=RetryAfterRoute)
@@ -84,13 +84,6 @@ def entry_json(entry: FeedEntry) -> dict[str, Any]:
         "read": entry.read,
         "readAt": entry.read_at,
     }
-
-
-async def _object(request: Request) -> dict[str, Any]:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise BadRequestData("the body must be a JSON object")
-    return body
 
 
 def _number(body: dict[str, Any], name: str) -> float | None:
@@ -194,7 +187,7 @@ async def add_follow(request: Request) -> Response:
     201 for a new follow; following the same thing again answers 200 (and sets ``byMail``).
     """
     tenant, account = _resident(request)
-    body = await _object(request)
+    body = await json_object(request)
     kind = body.get("kind")
     target = body.get("target")
     by_mail = body.get("byMail", False)
@@ -247,7 +240,7 @@ async def my_feed(request: Request) -> Response:
 async def mark_read(request: Request) -> Response:
     """Body ``{"ids"?: [...]}``; without ``ids`` (or without a body) every entry is marked read."""
     tenant, account = _resident(request)
-    body = await _object(request) if (await request.body()).strip() else {}
+    body = await json_object(request) if (await request.body()).strip() else {}
     ids = body.get("ids")
     if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
         raise BadRequestData("'ids' must be a list of feed entry ids")

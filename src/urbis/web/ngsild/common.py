@@ -130,9 +130,9 @@ def content_type(request: Request, *, merge_patch: bool = False) -> str:
     return JSON if media == MERGE_PATCH else media
 
 
-async def read_body(request: Request) -> bytes:
-    """The raw request body, up to ``max_body_bytes`` (413 beyond, also for a chunked body)."""
-    limit = settings_of(request).max_body_bytes
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    """The raw request body, up to ``limit`` bytes (``max_body_bytes`` by default; 413 beyond, also chunked)."""
+    limit = settings_of(request).max_body_bytes if limit is None else limit
     declared = request.headers.get("content-length")
     # isascii(): str.isdigit() also accepts digits such as "²" that int() refuses.
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
