@@ -71,7 +71,7 @@ from urbis.web.citizen.session import (
     visit_of,
 )
 from urbis.web.errors import problem_of, problem_response
-from urbis.web.ngsild.common import call
+from urbis.web.ngsild.common import call, read_body
 from urbis.web.params import json_response
 from urbis.web.ratelimit import RateLimits, TooManyRequests
 from urbis.web.ui.common import pages_of, security_headers, settings_of_app
@@ -218,25 +218,11 @@ def is_app_page(request: Request) -> bool:
     return not path.endswith((".json", ".js", ".webmanifest")) and "/media/" not in path
 
 
-async def _bounded_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the form is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the form exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _read_form(
     request: Request, *, limit: int, max_fields: int, max_files: int = 0
 ) -> tuple[list[tuple[str, str]], list[bytes]]:
     """A posted form's text fields and uploaded files (empty file fields left out), within ``limit`` bytes."""
-    body = await _bounded_body(request, limit)
+    body = await read_body(request, limit)
     sent = False
 
     async def replay() -> Message:

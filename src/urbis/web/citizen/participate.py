@@ -67,10 +67,10 @@ from urbis.citizens.participation.views import (
 )
 from urbis.citizens.places import Places
 from urbis.core.auth.roles import can_participate
-from urbis.core.errors import BadRequestData, Conflict, PayloadTooLarge, PolicyDenied
+from urbis.core.errors import BadRequestData, Conflict, PolicyDenied
 from urbis.web.citizen.pages import CitizenRoute, render_page
 from urbis.web.citizen.session import CSRF_FIELD_NAME, Resident, Visit, csrf_ok, visit_of
-from urbis.web.ngsild.common import call
+from urbis.web.ngsild.common import call, read_body
 from urbis.web.params import json_response
 from urbis.web.ratelimit import RateLimits, TooManyRequests
 from urbis.web.ui.common import settings_of_app
@@ -210,20 +210,6 @@ def _here(request: Request) -> str:
     return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
-async def _bounded_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > FORM_BYTES:
-        raise PayloadTooLarge(f"the form is {declared} bytes; the limit is {FORM_BYTES}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > FORM_BYTES:
-            raise PayloadTooLarge(f"the form exceeds the limit of {FORM_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @dataclass(frozen=True)
 class Form:
     """A posted form's fields (URL-encoded: the participation forms carry no files)."""
@@ -240,7 +226,7 @@ class Form:
 
 
 async def _read_form(request: Request) -> Form:
-    body = await _bounded_body(request)
+    body = await read_body(request, FORM_BYTES)
     try:
         fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=FORM_FIELDS, errors="strict")
     except (UnicodeDecodeError, ValueError):
