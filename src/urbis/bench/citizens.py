@@ -14,8 +14,8 @@ answers in this process over httpx's ASGI transport, so a request's time is the 
   request by id; each ``requests`` times after one untimed priming request.  Baseline: the plain
   SQL ``SELECT`` of the rows the default answer holds (1,000 rows).
 - *Ballots*: ``ballots`` residents each cast a valid ballot in a participatory budget through
-  ``POST /api/v1/participation/budgets/{id}/ballot``.  Baseline: one plain SQL ``INSERT`` per
-  ballot row.
+  ``POST /api/v1/participation/budgets/{id}/ballot``.  Baseline: the plain SQL ``INSERT`` of a ballot
+  row and its two chosen projects, one ballot per transaction.
 
 The reports beyond the timed POSTs are written through the report service directly (the same
 rules, without HTTP), so a large city loads in reasonable time.
@@ -140,15 +140,24 @@ def _raw_select_rate(db: Database, tenant: str, runs: int) -> float:
 
 
 def _raw_ballot_rate(db: Database, count: int) -> float:
+    """Plain SQL inserts of a ballot row and its two chosen projects, one ballot per transaction."""
+    now = datetime.now(UTC)
     started = time.perf_counter()
     for number in range(count):
+        ballot = uuid.uuid4().hex
         with db.write() as conn:
             conn.execute(
                 text(
-                    "INSERT INTO audit_log (tenant, entry_id, at, actor, action, target, detail) VALUES "
-                    "('raw', :id, :now, :who, 'ballot', 'b', '{}')"
+                    "INSERT INTO participation_ballots (tenant, ballot_id, budget_id, voter, heading_id, fingerprint, "
+                    "cast_at) VALUES ('raw', :id, 'b', :who, 'd1', :id, :now)"
                 ),
-                {"id": uuid.uuid4().hex, "now": datetime.now(UTC), "who": f"voter-{number}"},
+                {"id": ballot, "who": f"voter-{number}", "now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO participation_ballot_projects (tenant, ballot_id, project_id, budget_id) VALUES ('raw', :id, :p, 'b')"
+                ),
+                [{"id": ballot, "p": "p1"}, {"id": ballot, "p": "p2"}],
             )
     return count / (time.perf_counter() - started)
 
