@@ -214,6 +214,7 @@ def _wire_citizens(
     from urbis.citizens.participation.service import ParticipationService
     from urbis.citizens.photos import process_photo
     from urbis.citizens.places import Places
+    from urbis.citizens.privacy import ResidentData
     from urbis.citizens.service import ReportChanged, ReportService, rules_from
     from urbis.web.ratelimit import RateLimits
 
@@ -241,6 +242,9 @@ def _wire_citizens(
         clock=clock,
     )
     bus.subscribe(ReportChanged, app.state.notifier.on_report_changed)
+    app.state.resident_data = ResidentData(
+        app.state.accounts, app.state.citizen_reports, app.state.participation, app.state.notifier
+    )
     for event_type in (ProposalStateChanged, ProposalAnswered, BudgetPhaseChanged):
         bus.subscribe(event_type, app.state.notifier.on_participation_event)
     app.state.rate_limits = RateLimits.from_settings(

@@ -703,3 +703,32 @@ def account_emails(accounts: AccountLookup) -> EmailOf:
         return email if isinstance(email, str) and email else None
 
     return email_of
+
+
+def follow_json(follow: Follow) -> dict[str, Any]:
+    """A follow as the API shows it."""
+    return {
+        "id": follow.id,
+        "kind": follow.kind.value,
+        "target": follow.target,
+        "lat": follow.lat,
+        "long": follow.long,
+        "radius": follow.radius_m,
+        "byMail": follow.by_mail,
+        "createdAt": follow.created_at,
+    }
+
+
+def entry_json(entry: FeedEntry) -> dict[str, Any]:
+    """A feed entry as the API shows it."""
+    return {
+        "id": entry.id,
+        "at": entry.at,
+        "kind": entry.kind,
+        "itemId": entry.item_id,
+        "title": entry.title,
+        "body": entry.body,
+        "link": entry.link,
+        "read": entry.read,
+        "readAt": entry.read_at,
+    }

@@ -20,12 +20,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from urbis.citizens.notify import FEED_PAGE_MAX, FeedEntry, Follow, Notifier
+from urbis.citizens.notify import FEED_PAGE_MAX, Notifier, entry_json, follow_json
 from urbis.citizens.service import ReportService
 from urbis.citizens.views import public_report_view
 from urbis.core.auth.roles import can_participate, require
-from urbis.core.auth.service import AccountService
-from urbis.core.errors import BadRequestData, NotFound
+from urbis.core.errors import BadRequestData
 from urbis.web.deps import current_actor
 from urbis.web.ngsild.common import call, check_params, settings_of, tenant_of
 from urbis.web.params import int_param, json_object, json_response, page_offset
@@ -55,35 +54,6 @@ def _reports(request: Request) -> ReportService:
 def _notifier(request: Request) -> Notifier:
     notifier: Notifier = request.app.state.notifier
     return notifier
-
-
-def follow_json(follow: Follow) -> dict[str, Any]:
-    """A follow as the API shows it."""
-    return {
-        "id": follow.id,
-        "kind": follow.kind.value,
-        "target": follow.target,
-        "lat": follow.lat,
-        "long": follow.long,
-        "radius": follow.radius_m,
-        "byMail": follow.by_mail,
-        "createdAt": follow.created_at,
-    }
-
-
-def entry_json(entry: FeedEntry) -> dict[str, Any]:
-    """A feed entry as the API shows it."""
-    return {
-        "id": entry.id,
-        "at": entry.at,
-        "kind": entry.kind,
-        "itemId": entry.item_id,
-        "title": entry.title,
-        "body": entry.body,
-        "link": entry.link,
-        "read": entry.read,
-        "readAt": entry.read_at,
-    }
 
 
 def _number(body: dict[str, Any], name: str) -> float | None:
@@ -119,52 +89,22 @@ async def my_reports(request: Request) -> Response:
 # -- my data ------------------------------------------------------------------------------------
 
 
-def _account_json(accounts: AccountService, username: str) -> dict[str, Any]:
-    try:
-        user = accounts.get_user(username)
-    except NotFound:  # a token whose user is gone, or an account kept elsewhere
-        return {"username": username, "email": None, "fullName": None}
-    return {"username": user.username, "email": user.email, "fullName": user.full_name}
-
-
-def _my_data(request: Request, tenant: str, account: str) -> dict[str, Any]:
-    notifier = _notifier(request)
-    entries: list[FeedEntry] = []
-    while True:
-        page = notifier.feed_of(tenant, account, limit=FEED_PAGE_MAX, offset=len(entries))
-        entries.extend(page.entries)
-        if not page.entries or len(entries) >= page.total:
-            break
-    return {
-        "tenant": tenant,
-        "account": _account_json(request.app.state.accounts, account),
-        "reports": _reports(request).personal_data(tenant, account)["reports"],
-        "follows": [follow_json(f) for f in notifier.follows_of(tenant, account)],
-        "feed": [entry_json(e) for e in entries],
-    }
-
-
 @router.get("/data", summary="Download my data")
 async def download(request: Request) -> Response:
     """Everything Urbis keeps about the resident, as a JSON file to save."""
     tenant, account = _resident(request)
     check_params(request, set())
-    data = await call(_my_data, request, tenant, account)
+    data = await call(request.app.state.resident_data.export, tenant, account)
     headers = {"Content-Disposition": f'attachment; filename="{DOWNLOAD_NAME}"', "Cache-Control": "no-store"}
     return json_response(data, headers=headers)
 
 
-def _erase(request: Request, tenant: str, account: str) -> None:
-    _reports(request).erase_personal_data(tenant, account)
-    _notifier(request).erase(tenant, account)
-
-
 @router.delete("/data", status_code=204, summary="Delete my data")
 async def erase(request: Request) -> Response:
-    """Forget who sent the resident's reports (they stay, anonymous), their follows and their feed."""
+    """Forget who sent the resident's reports (they stay, anonymous), who supported and voted, follows and feed."""
     tenant, account = _resident(request)
     check_params(request, set())
-    await call(_erase, request, tenant, account)
+    await call(request.app.state.resident_data.erase, tenant, account)
     return Response(status_code=204)
 
 

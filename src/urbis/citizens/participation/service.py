@@ -11,10 +11,12 @@ caller's (``web/participation.py``); this layer trusts the subject it is given.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
@@ -117,6 +119,28 @@ class ParticipationService:
         self.moderation_default = Moderation(settings.citizen_moderation_default)
         self.flags_to_hide = settings.citizen_flags_to_hide
         self.default_currency = settings.parking_currency
+        # Keys the pseudonyms of residents who erased their data (stable, so one person still votes once).
+        self._pseudonym_key = settings.secret_key.encode()
+
+    # -- a resident's own data ------------------------------------------------------------
+
+    def personal_data(self, tenant: str, person: str) -> dict[str, list[dict[str, Any]]]:
+        """What the resident proposed, commented, supported and voted (for them to download)."""
+        with self.db.read() as conn:
+            return store.personal_rows(conn, tenant, person)
+
+    def erase_personal_data(self, tenant: str, person: str) -> None:
+        """Unlink the resident from what they did: supports, ballots and votes still count, under a pseudonym.
+
+        The pseudonym is a keyed hash of the name, so it is the same each time: a person who erased
+        their data and comes back under the same name still has voted once.
+        """
+        with self.db.write() as conn:
+            store.pseudonymise(conn, tenant, person, self._pseudonym(tenant, person))
+
+    def _pseudonym(self, tenant: str, person: str) -> str:
+        digest = hmac.new(self._pseudonym_key, f"{tenant}:{person}".encode(), hashlib.sha256).hexdigest()
+        return f"erased-{digest[:40]}"
 
     def _publish(self, events: Sequence[object]) -> None:
         if self.bus is None:
@@ -209,7 +233,10 @@ class ParticipationService:
             # The row lock makes concurrent supports of one proposal count one after the other.
             proposal = self._visible_proposal(conn, tenant, proposal_id, viewer, lock=True)
             check_collecting(proposal, now)
-            if give and not store.add_support(conn, tenant, proposal_id, supporter, now):
+            if give and (
+                store.acted_before(conn, tenant, self._pseudonym(tenant, supporter), proposal_id=proposal_id)
+                or not store.add_support(conn, tenant, proposal_id, supporter, now)
+            ):
                 raise Conflict("you already support this proposal")
             if not give and not store.remove_support(conn, tenant, proposal_id, supporter):
                 raise Conflict("you do not support this proposal")
@@ -586,7 +613,9 @@ class ParticipationService:
             budget = self._budget(conn, tenant, budget_id, viewer, lock="share")
             if budget.phase is not BudgetPhase.VOTING:
                 raise Conflict(f"this budget is not voting (it is in '{budget.phase.value}')")
-            if store.ballot_of(conn, tenant, budget_id, voter) is not None:
+            if store.ballot_of(conn, tenant, budget_id, voter) is not None or store.acted_before(
+                conn, tenant, self._pseudonym(tenant, voter), budget_id=budget_id
+            ):
                 raise Conflict("you already cast a ballot in this budget; a confirmed ballot is final")
             heading = budget.heading(heading_id)
             projects = store.list_projects(conn, tenant, budget_id)
@@ -729,7 +758,9 @@ class ParticipationService:
         with self.db.write() as conn:
             poll = self._poll(conn, tenant, poll_id)
             chosen = check_vote(poll, choices, now)
-            if not store.insert_vote(conn, tenant, poll_id, voter, chosen, now):
+            if store.acted_before(
+                conn, tenant, self._pseudonym(tenant, voter), poll_id=poll_id
+            ) or not store.insert_vote(conn, tenant, poll_id, voter, chosen, now):
                 raise Conflict("you already voted in this poll")
             return self._poll_view(conn, tenant, poll, viewer, now)
 

@@ -954,3 +954,89 @@ def poll_counts(conn: Connection, tenant: str, poll_id: str) -> tuple[dict[int, 
         select(func.count()).where(poll_votes.c.tenant == tenant, poll_votes.c.poll_id == poll_id)
     ).scalar_one()
     return counts, int(voters)
+
+
+# -- a person's own data ---------------------------------------------------------------------
+
+
+def personal_rows(conn: Connection, tenant: str, person: str) -> dict[str, list[dict[str, Any]]]:
+    """Everything the participation tables link to ``person``: what they wrote, supported and voted."""
+    p, c, s, b, v = proposals.c, comments.c, supports.c, ballots.c, poll_votes.c
+    return {
+        "proposals": [
+            {"id": row.proposal_id, "title": row.title, "createdAt": row.created_at, "showName": row.show_name}
+            for row in conn.execute(
+                select(p.proposal_id, p.title, p.created_at, p.show_name).where(p.tenant == tenant, p.author == person)
+            )
+        ],
+        "comments": [
+            {"id": row.comment_id, "proposal": row.proposal_id, "text": row.body, "createdAt": row.created_at}
+            for row in conn.execute(
+                select(c.comment_id, c.proposal_id, c.body, c.created_at).where(c.tenant == tenant, c.author == person)
+            )
+        ],
+        "supports": [
+            {"proposal": row.proposal_id, "at": row.supported_at}
+            for row in conn.execute(
+                select(s.proposal_id, s.supported_at).where(s.tenant == tenant, s.supporter == person)
+            )
+        ],
+        "ballots": [
+            {"budget": row.budget_id, "ballot": row.ballot_id, "receipt": row.fingerprint, "at": row.cast_at}
+            for row in conn.execute(
+                select(b.budget_id, b.ballot_id, b.fingerprint, b.cast_at).where(b.tenant == tenant, b.voter == person)
+            )
+        ],
+        "pollVotes": [
+            {"poll": row.poll_id, "at": row.voted_at}
+            for row in conn.execute(select(v.poll_id, v.voted_at).where(v.tenant == tenant, v.voter == person))
+        ],
+    }
+
+
+def pseudonymise(conn: Connection, tenant: str, person: str, pseudonym: str) -> None:
+    """Replace ``person`` by ``pseudonym`` everywhere: what they did still counts, but no longer names them."""
+    conn.execute(
+        update(proposals)
+        .where(proposals.c.tenant == tenant, proposals.c.author == person)
+        .values(author=pseudonym, show_name=False)
+    )
+    conn.execute(
+        update(comments)
+        .where(comments.c.tenant == tenant, comments.c.author == person)
+        .values(author=pseudonym, show_name=False)
+    )
+    for table, column in (
+        (supports, supports.c.supporter),
+        (ballots, ballots.c.voter),
+        (poll_votes, poll_votes.c.voter),
+        (poll_choices, poll_choices.c.voter),
+    ):
+        conn.execute(update(table).where(table.c.tenant == tenant, column == person).values({column.name: pseudonym}))
+
+
+def acted_before(
+    conn: Connection,
+    tenant: str,
+    pseudonym: str,
+    *,
+    proposal_id: str | None = None,
+    budget_id: str | None = None,
+    poll_id: str | None = None,
+) -> bool:
+    """Whether the person behind ``pseudonym`` (who erased their data) already supported, cast or voted there."""
+    if proposal_id is not None:
+        query: Any = select(supports.c.proposal_id).where(
+            supports.c.tenant == tenant, supports.c.proposal_id == proposal_id, supports.c.supporter == pseudonym
+        )
+    elif budget_id is not None:
+        query = select(ballots.c.ballot_id).where(
+            ballots.c.tenant == tenant, ballots.c.budget_id == budget_id, ballots.c.voter == pseudonym
+        )
+    elif poll_id is not None:
+        query = select(poll_votes.c.poll_id).where(
+            poll_votes.c.tenant == tenant, poll_votes.c.poll_id == poll_id, poll_votes.c.voter == pseudonym
+        )
+    else:
+        return False
+    return conn.execute(query.limit(1)).first() is not None

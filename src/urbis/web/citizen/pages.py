@@ -35,7 +35,6 @@ from urbis.citizens.moderation import FlagReason, parse_flag_reason
 from urbis.citizens.notify import (
     DEFAULT_RADIUS_M,
     FEED_PAGE_MAX,
-    FeedEntry,
     Follow,
     FollowKind,
     Notifier,
@@ -977,69 +976,23 @@ async def feed_read(request: Request) -> Response:
     return RedirectResponse("/app/me#feed", status_code=303)
 
 
-def _my_data(request: Request, visit: Visit, resident: Resident) -> dict[str, Any]:
-    accounts: AccountService = request.app.state.accounts
-    try:
-        user = accounts.get_user(resident.username)
-        account = {"username": user.username, "email": user.email, "fullName": user.full_name}
-    except NotFound:
-        account = {"username": resident.username, "email": None, "fullName": None}
-    data: dict[str, Any] = {
-        "tenant": visit.tenant,
-        "account": account,
-        "reports": _reports(request).personal_data(visit.tenant, resident.username)["reports"],
-        "follows": [],
-        "feed": [],
-    }
-    notifier = _notifier(request)
-    if notifier is not None:
-        data["follows"] = [
-            {
-                "id": f.id,
-                "kind": f.kind.value,
-                "target": f.target,
-                "lat": f.lat,
-                "long": f.long,
-                "radius": f.radius_m,
-                "byMail": f.by_mail,
-                "createdAt": f.created_at,
-            }
-            for f in notifier.follows_of(visit.tenant, resident.username)
-        ]
-        entries: list[FeedEntry] = []
-        while True:
-            page = notifier.feed_of(visit.tenant, resident.username, limit=FEED_PAGE_MAX, offset=len(entries))
-            entries.extend(page.entries)
-            if not page.entries or len(entries) >= page.total:
-                break
-        data["feed"] = [
-            {"id": e.id, "at": e.at, "title": e.title, "body": e.body, "link": e.link, "readAt": e.read_at}
-            for e in entries
-        ]
-    return data
-
-
 @router.get("/app/me/data")
 async def download_my_data(request: Request) -> Response:
     """Everything Urbis keeps about the resident, as a JSON file to save."""
     visit = _visit(request)
     if visit.resident is None:
         return _login_redirect(request)
-    data = await call(_my_data, request, visit, visit.resident)
+    data = await call(request.app.state.resident_data.export, visit.tenant, visit.resident.username)
     headers = {"Content-Disposition": 'attachment; filename="urbis-my-data.json"', "Cache-Control": "no-store"}
     return json_response(data, headers=headers)
 
 
-def _erase(request: Request, visit: Visit, resident: Resident) -> None:
-    _reports(request).erase_personal_data(visit.tenant, resident.username)
-    notifier = _notifier(request)
-    if notifier is not None:
-        notifier.erase(visit.tenant, resident.username)
-
-
 @router.post("/app/me/data/delete")
 async def delete_my_data(request: Request) -> Response:
-    """Forget who sent the resident's reports (they stay, anonymous), their follows and feed; the login stays."""
+    """Forget who sent the resident's reports (they stay, anonymous), who supported and voted, follows and feed.
+
+    The login stays.
+    """
     visit = _visit(request)
     if visit.resident is None:
         return _login_redirect(request)
@@ -1049,7 +1002,7 @@ async def delete_my_data(request: Request) -> Response:
         context = await call(_me, request, visit, visit.resident)
         context.update({"notice": None, "delete_error": True})
         return render_page(request, "citizen/me.html", context, visit=visit, status=400)
-    await call(_erase, request, visit, visit.resident)
+    await call(request.app.state.resident_data.erase, visit.tenant, visit.resident.username)
     return RedirectResponse("/app/me?done=deleted", status_code=303)
 
 
