@@ -134,6 +134,8 @@ def demo(host: HostOption = None, port: PortOption = None, data_dir: DataDirOpti
     lines = [
         f"Urbis demo: {base}",
         f"  Dashboard    {base}/dashboard  (log in as mayor or operator, below)",
+        f"  Citizen app  {base}/app  (log in as citizen: report a problem, take part at {base}/app/participate)",
+        f"  Open311      {base}/open311/v2/requests.json",
         f"  API docs     {base}/docs",
         f"  NGSI-LD      {base}/ngsi-ld/v1/entities?type=Streetlight&limit=5",
         f"  Reads of tenant '{settings.default_tenant}' are public in the demo; writes need a token"
