@@ -30,6 +30,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Message
 
 import urbis
+from urbis.citizens import nearby
 from urbis.citizens.model import MAX_PHOTOS, Category, Channel, Report
 from urbis.citizens.moderation import FlagReason, parse_flag_reason
 from urbis.citizens.notify import (
@@ -328,12 +329,12 @@ async def home(request: Request) -> Response:
 # -- air quality --------------------------------------------------------------------------------
 
 
-def _air(request: Request, visit: Visit) -> views.AirView:
+def _air(request: Request, visit: Visit) -> nearby.AirView:
     params = request.query_params
-    spot, others = views.find_spot(
+    spot, others = nearby.find_spot(
         _places(request, visit.tenant), params.get("lat"), params.get("long"), params.get("place")
     )
-    return views.air_view(
+    return nearby.air_view(
         request.app.state.air_quality,
         visit.tenant,
         spot,
@@ -365,17 +366,17 @@ async def air_json(request: Request) -> Response:
 
 
 def _arrival_minutes(raw: str | None) -> int:
-    if raw is None or not raw.isdigit() or int(raw) not in views.ARRIVALS:
+    if raw is None or not raw.isdigit() or int(raw) not in nearby.ARRIVALS:
         return 0
     return int(raw)
 
 
-def _parking(request: Request, visit: Visit) -> views.ParkingView:
+def _parking(request: Request, visit: Visit) -> nearby.ParkingView:
     params = request.query_params
-    spot, others = views.find_spot(
+    spot, others = nearby.find_spot(
         _places(request, visit.tenant), params.get("lat"), params.get("long"), params.get("place")
     )
-    return views.parking_view(
+    return nearby.parking_view(
         request.app.state.parking,
         visit.tenant,
         spot,
@@ -392,7 +393,7 @@ async def parking_page(request: Request) -> Response:
     visit = _visit(request)
     _count_read(request)
     view = await call(_parking, request, visit)
-    return render_page(request, "citizen/parking.html", {"parking": view, "arrivals": views.ARRIVALS}, visit=visit)
+    return render_page(request, "citizen/parking.html", {"parking": view, "arrivals": nearby.ARRIVALS}, visit=visit)
 
 
 @router.get("/app/parking.json")
@@ -459,8 +460,8 @@ def _category(categories: list[Category], code: str) -> Category | None:
 
 
 def _nearby(request: Request, tenant: str, code: str, lat: str, long: str) -> list[views.NearbyReport]:
-    latitude = views.parse_coordinate(lat, -90, 90)
-    longitude = views.parse_coordinate(long, -180, 180)
+    latitude = nearby.parse_coordinate(lat, -90, 90)
+    longitude = nearby.parse_coordinate(long, -180, 180)
     if not code or latitude is None or longitude is None:
         return []
     try:
@@ -585,8 +586,8 @@ async def report_nearby_json(request: Request) -> Response:
 def _submission(
     draft: views.ReportDraft, category: Category, photos: list[bytes], resident: Resident | None, zone: ZoneInfo
 ) -> Submission:
-    lat = views.parse_coordinate(draft.lat, -90, 90)
-    long = views.parse_coordinate(draft.long, -180, 180)
+    lat = nearby.parse_coordinate(draft.lat, -90, 90)
+    long = nearby.parse_coordinate(draft.long, -180, 180)
     object_type = draft.object_type.strip() or None
     object_id = draft.object_id.strip() or None
     if object_type not in category.object_types or object_id is None:
