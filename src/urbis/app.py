@@ -74,6 +74,7 @@ TABLE_MODULES = (
     "urbis.citizens.store",
     "urbis.citizens.notify",
     "urbis.citizens.participation.store",
+    "urbis.marketplace.ledger",
 )
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from urbis.cli.aqi import aqi_command
 from urbis.cli.devices import devices_app
 from urbis.cli.docs import docs_app
+from urbis.cli.ledger import ledger_app
 from urbis.cli.simulate import simulate_command
 from urbis.cli.users import token_app, user_app
 from urbis.core.settings import Settings
@@ -24,6 +25,7 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.add_typer(docs_app, name="docs")
+app.add_typer(ledger_app, name="ledger")
 app.command("simulate")(simulate_command)
 app.command("aqi")(aqi_command)
 app.add_typer(devices_app, name="devices")
