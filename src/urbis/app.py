@@ -75,6 +75,7 @@ TABLE_MODULES = (
     "urbis.citizens.notify",
     "urbis.citizens.participation.store",
     "urbis.marketplace.ledger",
+    "urbis.marketplace.store",
 )
 
 
