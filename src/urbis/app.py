@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         devices,
         events,
         lighting,
+        marketplace,
         media,
         operations,
         parking,
@@ -196,6 +197,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(media.router)
     app.include_router(reports.router)
     app.include_router(residents.router)
+    _wire_marketplace(app, db, clock)
+    app.include_router(marketplace.router)
     _wire_dashboard(app, settings, db, clock, background)
     # The residents' app after the dashboard's pages: its own error pages under /app win.
     from urbis.web.citizen import install_citizen_app
@@ -204,6 +207,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     install_citizen_app(app)
     install_participation_pages(app)
     return app
+
+
+def _wire_marketplace(app: FastAPI, db: Database, clock: Clock) -> None:
+    """The data marketplace: the catalogue and the hash-chained log of what happens in it."""
+    from urbis.marketplace.ledger import LedgerService
+    from urbis.marketplace.service import CatalogService
+
+    app.state.marketplace_ledger = LedgerService(db, clock=clock)
+    app.state.catalog = CatalogService(db, clock=clock)
 
 
 def _wire_citizens(

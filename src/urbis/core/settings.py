@@ -137,6 +137,16 @@ class Settings(BaseSettings):
         ge=0,
         description="Shortest time between two evaluations of a solution woken by changes (a city reports all the time).",
     )
+    city_name: str = Field(
+        "Urbis city", description="The city's name, as its published catalogue and pages name it (e.g. 'City of Bonn')."
+    )
+    city_website: str = Field(
+        "",
+        description="The city's own web site, naming it as publisher in the data catalogue (default: Urbis's base URL).",
+    )
+    marketplace_contact_email: str = Field(
+        "", description="Where data users write about the catalogue's datasets (shown in DCAT-AP as the contact point)."
+    )
     city_timezone: str = Field(
         "Europe/Berlin",
         description="The city's time zone (IANA name): local schedules, pricing time bands and daily figures follow it.",

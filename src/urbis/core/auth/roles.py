@@ -49,6 +49,8 @@ class Permission(enum.StrEnum):
     PARTICIPATE = "citizens:participate"
     # Handle what residents send: triage and route reports, moderate, answer proposals, run budgets and polls.
     MANAGE_CITIZENS = "citizens:manage"
+    # Define, publish and withdraw the city's datasets and their policies (city officers).
+    MANAGE_CATALOG = "marketplace:manage"
 
 
 _READ = frozenset({Permission.READ_CONTEXT})
@@ -64,6 +66,7 @@ GRANTS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             Permission.READ_OPERATIONS,
             Permission.MANAGE_OPERATIONS,
             Permission.MANAGE_CITIZENS,
+            Permission.MANAGE_CATALOG,
         },
         # Devices report measurements, which land in the context as attribute updates.
         Role.DEVICE: _READ_WRITE,
@@ -168,6 +171,11 @@ def can_participate(actor: Actor, tenant: str) -> bool:
 def can_manage_citizens(actor: Actor, tenant: str) -> bool:
     """Whether ``actor`` may triage reports, moderate, answer proposals and run budgets and polls in ``tenant``."""
     return has_permission(actor, Permission.MANAGE_CITIZENS, tenant)
+
+
+def can_manage_catalog(actor: Actor, tenant: str) -> bool:
+    """Whether ``actor`` may define, publish and withdraw the datasets of ``tenant``'s marketplace."""
+    return has_permission(actor, Permission.MANAGE_CATALOG, tenant)
 
 
 def require(allowed: bool, actor: Actor, action: str) -> None:
