@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         air_quality,
         audit,
         auth,
+        ckan,
         devices,
         events,
         lighting,
@@ -199,6 +200,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(residents.router)
     _wire_marketplace(app, db, clock)
     app.include_router(marketplace.router)
+    app.include_router(ckan.router)
     _wire_dashboard(app, settings, db, clock, background)
     # The residents' app after the dashboard's pages: its own error pages under /app win.
     from urbis.web.citizen import install_citizen_app
