@@ -32,7 +32,19 @@ from urbis.core.db import (
 from urbis.core.settings import Settings
 
 LINK = '<https://urbis.city/contexts/urbis-context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
-TOP_LEVEL_COMMANDS = {"serve", "demo", "migrate", "user", "token", "bench", "docs", "devices", "simulate", "aqi", "ledger"}
+TOP_LEVEL_COMMANDS = {
+    "serve",
+    "demo",
+    "migrate",
+    "user",
+    "token",
+    "bench",
+    "docs",
+    "devices",
+    "simulate",
+    "aqi",
+    "ledger",
+}
 DEMO_TYPES = ("AdministrativeArea", "Streetlight", "AirQualityObserved", "ParkingSpot", "OffStreetParking")
 
 
