@@ -845,8 +845,10 @@ class ReportService:
         with self.db.read() as conn:
             reports, report_total = store.list_reports(conn, tenant, wanted)
             comments, comment_total = store.moderation_queue(conn, tenant, limit=limit, offset=offset)
-            report_flags = {r.id: moderation.flag_reasons(conn, tenant, "report", r.id) for r in reports}
-            comment_flags = {c.id: moderation.flag_reasons(conn, tenant, "report-comment", c.id) for c in comments}
+            keys = [("report", r.id) for r in reports] + [("report-comment", c.id) for c in comments]
+            reasons = moderation.flag_reasons_of(conn, tenant, keys)
+            report_flags = {r.id: reasons.get(("report", r.id), {}) for r in reports}
+            comment_flags = {c.id: reasons.get(("report-comment", c.id), {}) for c in comments}
         return {
             "reports": reports,
             "reportTotal": report_total,

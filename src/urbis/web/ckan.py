@@ -120,16 +120,24 @@ def _run(request: Request, tenant: str, action: str, params: Mapping[str, Any]) 
     organisation = _organisation(request)
     if action == "status_show":
         return {"ckan_version": "2.10.0", "site_title": organisation.title, "site_url": base, "extensions": ["urbis"]}
+    if action == "package_show":
+        wanted = str(params.get("id") or params.get("name") or "")
+        return package_json(service.get(tenant, wanted), base, organisation)
+    if action == "resource_show":
+        wanted = str(params.get("id") or "")
+        dataset_id, _, fmt = wanted.rpartition(".")
+        try:
+            dataset = service.get(tenant, dataset_id).dataset
+        except NotFound:
+            raise NotFound(f"there is no resource {wanted!r:.80}") from None
+        for position, offered in enumerate(dataset.formats):
+            if offered.value == fmt:
+                return resource_json(dataset, Format(offered), base, position)
+        raise NotFound(f"there is no resource {wanted!r:.80}")
     datasets = _published(service, tenant)
     packages = [package_json(item, base, organisation) for item in datasets]
     if action == "package_list":
         return sorted(p["name"] for p in packages)
-    if action == "package_show":
-        wanted = str(params.get("id") or params.get("name") or "")
-        for package in packages:
-            if package["id"] == wanted:
-                return package
-        raise NotFound(f"there is no dataset {wanted!r:.80}")
     if action == "package_search":
         return package_search(
             packages,
@@ -149,13 +157,6 @@ def _run(request: Request, tenant: str, action: str, params: Mapping[str, Any]) 
         if str(params.get("id", "")) != organisation.name:
             raise NotFound(f"there is no organization {params.get('id')!r:.80}")
         return {**organisation_json(organisation, len(packages)), "packages": packages}
-    if action == "resource_show":
-        wanted = str(params.get("id") or "")
-        for item in datasets:
-            for position, fmt in enumerate(item.dataset.formats):
-                if f"{item.dataset.id}.{fmt.value}" == wanted:
-                    return resource_json(item.dataset, Format(fmt), base, position)
-        raise NotFound(f"there is no resource {wanted!r:.80}")
     raise AssertionError(action)
 
 

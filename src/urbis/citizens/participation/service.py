@@ -21,7 +21,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection
 
 from urbis.citizens import moderation as flags
-from urbis.citizens.moderation import FlagReason, Moderation, after_flag
+from urbis.citizens.moderation import FlagReason, Moderation, after_flag, flag_reasons_of
 from urbis.citizens.participation import store
 from urbis.citizens.participation.budgets import (
     Ballot,
@@ -397,7 +397,7 @@ class ParticipationService:
         with self.db.read() as conn:
             items, total = store.moderation_queue(conn, tenant, limit=limit, offset=offset)
             keys = [(PROPOSAL_KIND if isinstance(i, Proposal) else COMMENT_KIND, i.id) for i in items]
-            reasons = store.flag_reasons_of(conn, tenant, keys)
+            reasons = flag_reasons_of(conn, tenant, keys)
         return [QueueItem(item, reasons.get(key, {})) for item, key in zip(items, keys, strict=True)], total
 
     # -- budgets -------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from urbis.citizens.moderation import Moderation, flags
+from urbis.citizens.moderation import Moderation
 from urbis.citizens.participation.budgets import (
     Ballot,
     Budget,
@@ -567,25 +567,6 @@ def moderation_queue(conn: Connection, tenant: str, *, limit: int, offset: int) 
         )
         total += int(conn.execute(query).scalar_one())
     return items[offset : offset + limit], total
-
-
-def flag_reasons_of(
-    conn: Connection, tenant: str, items: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, int]]:
-    """How often each reason was given, per (kind, item id) of ``items``, in one query."""
-    if not items:
-        return {}
-    ids = {item_id for _, item_id in items}
-    kinds = {kind for kind, _ in items}
-    query = (
-        select(flags.c.kind, flags.c.item_id, flags.c.reason, func.count())
-        .where(flags.c.tenant == tenant, flags.c.kind.in_(kinds), flags.c.item_id.in_(ids))
-        .group_by(flags.c.kind, flags.c.item_id, flags.c.reason)
-    )
-    reasons: dict[tuple[str, str], dict[str, int]] = {}
-    for kind, item_id, reason, count in conn.execute(query).all():
-        reasons.setdefault((kind, item_id), {})[reason] = int(count)
-    return reasons
 
 
 # -- budgets -----------------------------------------------------------------------------------
